@@ -1,0 +1,84 @@
+package dynamodb
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/semaphore"
+)
+
+// ScanAPI is what a segment scan needs from a DynamoDB client.
+type ScanAPI interface {
+	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+// Page is one Scan response of one segment.
+type Page struct {
+	Segment int
+	Items   []map[string]types.AttributeValue
+	// LastKey is the page's LastEvaluatedKey; nil on the segment's last page.
+	LastKey map[string]types.AttributeValue
+	// Capacity is the read capacity the page consumed.
+	Capacity float64
+}
+
+// Scanner scans table segments. Every Scan request holds one unit of
+// Requests from before it is sent until its page has been handed on, which
+// bounds both requests in flight and pages held in memory across all tables.
+type Scanner struct {
+	Client         ScanAPI
+	Requests       *semaphore.Weighted
+	ConsistentRead bool
+}
+
+// Segment scans one segment of table from start (nil: the beginning) to its
+// end with full 1 MB pages, calling emit for every page in order. emit may
+// block: it is the back-pressure from the destination.
+func (s *Scanner) Segment(ctx context.Context, table string, segment, total int, start map[string]types.AttributeValue, emit func(context.Context, Page) error) error {
+	in := &dynamodb.ScanInput{
+		TableName:              aws.String(table),
+		Segment:                aws.Int32(int32(segment)),
+		TotalSegments:          aws.Int32(int32(total)),
+		ConsistentRead:         aws.Bool(s.ConsistentRead),
+		ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+		ExclusiveStartKey:      start,
+	}
+	for {
+		if err := s.Requests.Acquire(ctx, 1); err != nil {
+			return err
+		}
+		out, err := s.Client.Scan(ctx, in)
+		if err != nil {
+			s.Requests.Release(1)
+			return fmt.Errorf("scan %s segment %d: %w", table, segment, Classify(err, "Scan", table))
+		}
+		page := Page{Segment: segment, Items: out.Items, LastKey: out.LastEvaluatedKey}
+		if out.ConsumedCapacity != nil {
+			page.Capacity = aws.ToFloat64(out.ConsumedCapacity.CapacityUnits)
+		}
+		if len(page.LastKey) == 0 {
+			page.LastKey = nil
+		}
+		err = emit(ctx, page)
+		s.Requests.Release(1)
+		if err != nil {
+			return err
+		}
+		if page.LastKey == nil {
+			return nil
+		}
+		in.ExclusiveStartKey = page.LastKey
+	}
+}
+
+// Segments is the default number of scan segments for a table of the given
+// size: one per 32 MiB, at least 1 and at most 1000. A table under 32 MiB is
+// scanned in one segment; a 1 GiB table in 32.
+func Segments(sizeBytes int64) int {
+	const per = 32 << 20
+	n := (sizeBytes + per - 1) / per
+	return int(min(max(n, 1), 1000))
+}
