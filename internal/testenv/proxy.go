@@ -1,0 +1,472 @@
+package testenv
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Request is one request that went through a Proxy.
+type Request struct {
+	// Operation is the API operation: from the X-Amz-Target header of a JSON
+	// request ("DynamoDB_20120810.Scan" -> "Scan") or the Action parameter
+	// of a query request (STS: "AssumeRole").
+	Operation string
+	// AccessKeyID is the access key id of the SigV4 Authorization header.
+	AccessKeyID string
+	// TableName is the table the request names: its TableName, the table of
+	// its StreamArn or TableArn, or, for batch and transaction requests, the
+	// sorted names of the tables it touches joined by ",".
+	TableName string
+	// Status is the HTTP status of the answer, 0 when the connection was
+	// reset without one and 502 when the target could not be reached.
+	Status int
+	// Injected is true when a rule answered instead of the target.
+	Injected bool
+}
+
+// Proxy is an HTTP server on 127.0.0.1 that forwards requests to a real
+// service, records them, and answers some of them with faults instead, as
+// the rules added with Deny, Throttle, FailStatus and Reset say. It is safe
+// for concurrent use; rules may be added and cleared while requests flow.
+type Proxy struct {
+	// URL is the proxy's base URL, e.g. "http://127.0.0.1:41234".
+	URL string
+
+	target    *url.URL
+	server    *httptest.Server
+	transport *http.Transport
+
+	mu       sync.Mutex
+	rules    []*rule
+	requests []Request
+}
+
+type faultKind int
+
+const (
+	faultDeny faultKind = iota
+	faultThrottle
+	faultStatus
+	faultReset
+)
+
+type rule struct {
+	kind   faultKind
+	op     string // "" or "*": any operation
+	table  string // "" or "*": any table (Deny only)
+	every  int
+	status int
+	seen   int
+}
+
+func (r *rule) matches(op string, tables []string) bool {
+	if r.op != "" && r.op != "*" && r.op != op {
+		return false
+	}
+	if r.table == "" || r.table == "*" {
+		return true
+	}
+	for _, t := range tables {
+		if t == r.table {
+			return true
+		}
+	}
+	return false
+}
+
+// NewProxy starts a proxy in front of target (a base URL such as
+// DynamoDBEndpoint(t)) and stops it when the test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		t.Fatalf("testenv: proxy target %q is not a base URL (err: %v)", target, err)
+	}
+	p := &Proxy{
+		target: u,
+		transport: &http.Transport{
+			Proxy:               nil,
+			DisableCompression:  true,
+			MaxIdleConnsPerHost: 64,
+		},
+	}
+	p.server = httptest.NewServer(http.HandlerFunc(p.serve))
+	p.URL = p.server.URL
+	t.Cleanup(func() {
+		p.server.CloseClientConnections()
+		p.server.Close()
+		p.transport.CloseIdleConnections()
+	})
+	return p
+}
+
+// Deny answers every request for operation op on table with the service's
+// access-denied error (DynamoDB: HTTP 400 AccessDeniedException; STS: HTTP
+// 403 AccessDenied). An empty or "*" op or table matches any.
+func (p *Proxy) Deny(op, table string) {
+	p.add(&rule{kind: faultDeny, op: op, table: table, every: 1})
+}
+
+// Throttle answers every n-th matching request for op with the service's
+// throttling error (DynamoDB: HTTP 400 ProvisionedThroughputExceededException;
+// STS: HTTP 400 Throttling). every <= 1 throttles every request.
+func (p *Proxy) Throttle(op string, every int) {
+	p.add(&rule{kind: faultThrottle, op: op, every: every})
+}
+
+// FailStatus answers every n-th matching request for op with a server error
+// of the given status: 500 (InternalServerError) or 503 (ServiceUnavailable).
+func (p *Proxy) FailStatus(op string, every int, status int) {
+	p.add(&rule{kind: faultStatus, op: op, every: every, status: status})
+}
+
+// Reset resets the connection (TCP RST, no answer) of every n-th matching
+// request for op, after the request has been read.
+func (p *Proxy) Reset(op string, every int) {
+	p.add(&rule{kind: faultReset, op: op, every: every})
+}
+
+// Clear removes every rule. Recorded requests are kept.
+func (p *Proxy) Clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rules = nil
+}
+
+// Requests returns a copy of the requests recorded so far, in the order
+// they were answered.
+func (p *Proxy) Requests() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Request(nil), p.requests...)
+}
+
+// Count returns how many recorded requests were for operation op ("" or "*":
+// any).
+func (p *Proxy) Count(op string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, r := range p.requests {
+		if op == "" || op == "*" || r.Operation == op {
+			n++
+		}
+	}
+	return n
+}
+
+// ResetRequests forgets the recorded requests.
+func (p *Proxy) ResetRequests() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.requests = nil
+}
+
+func (p *Proxy) add(r *rule) {
+	if r.every < 1 {
+		r.every = 1
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rules = append(p.rules, r)
+}
+
+// fault returns the rule that answers this request, if any. Every matching
+// rule counts the request, in order, until one fires.
+func (p *Proxy) fault(op string, tables []string) *rule {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.rules {
+		if !r.matches(op, tables) {
+			continue
+		}
+		r.seen++
+		if r.seen%r.every == 0 {
+			fired := *r
+			return &fired
+		}
+	}
+	return nil
+}
+
+func (p *Proxy) record(r Request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.requests = append(p.requests, r)
+}
+
+// protocol is how a request is encoded, and so how its errors must be.
+type protocol int
+
+const (
+	protoJSON  protocol = iota // DynamoDB, DynamoDB Streams: X-Amz-Target + JSON
+	protoQuery                 // STS: form-encoded Action=...
+)
+
+func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		http.Error(w, "read request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	rec := Request{AccessKeyID: accessKeyID(req.Header.Get("Authorization"))}
+	proto := protoJSON
+	var tables []string
+	if target := req.Header.Get("X-Amz-Target"); target != "" {
+		rec.Operation = target[strings.LastIndex(target, ".")+1:]
+		tables = jsonTables(body)
+	} else if form, err := url.ParseQuery(string(body)); err == nil && form.Get("Action") != "" {
+		proto = protoQuery
+		rec.Operation = form.Get("Action")
+	} else if a := req.URL.Query().Get("Action"); a != "" {
+		proto = protoQuery
+		rec.Operation = a
+	}
+	rec.TableName = strings.Join(tables, ",")
+
+	if f := p.fault(rec.Operation, tables); f != nil {
+		rec.Injected = true
+		if f.kind == faultReset {
+			rec.Status = 0
+			p.record(rec)
+			resetConnection(w)
+			return
+		}
+		rec.Status = writeFault(w, proto, f, rec)
+		p.record(rec)
+		return
+	}
+
+	rec.Status = p.forward(w, req, body)
+	p.record(rec)
+}
+
+// forward sends the request to the target and copies the answer back.
+func (p *Proxy) forward(w http.ResponseWriter, in *http.Request, body []byte) int {
+	out, err := http.NewRequestWithContext(in.Context(), in.Method, p.target.String(), bytes.NewReader(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return http.StatusBadGateway
+	}
+	out.URL.Path = singleJoin(p.target.Path, in.URL.Path)
+	out.URL.RawQuery = in.URL.RawQuery
+	out.Header = in.Header.Clone()
+	out.Header.Del("Connection")
+	out.Host = in.Host
+	out.ContentLength = int64(len(body))
+
+	resp, err := p.transport.RoundTrip(out)
+	if err != nil {
+		http.Error(w, "proxy: "+err.Error(), http.StatusBadGateway)
+		return http.StatusBadGateway
+	}
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		if strings.EqualFold(k, "Connection") || strings.EqualFold(k, "Transfer-Encoding") {
+			continue
+		}
+		w.Header()[k] = append([]string(nil), vs...)
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+	return resp.StatusCode
+}
+
+func singleJoin(a, b string) string {
+	switch {
+	case a == "" || a == "/":
+		if b == "" {
+			return "/"
+		}
+		return b
+	case strings.HasSuffix(a, "/") && strings.HasPrefix(b, "/"):
+		return a + b[1:]
+	case !strings.HasSuffix(a, "/") && !strings.HasPrefix(b, "/"):
+		return a + "/" + b
+	}
+	return a + b
+}
+
+// accessKeyID extracts AKID from "AWS4-HMAC-SHA256 Credential=AKID/date/...".
+func accessKeyID(auth string) string {
+	i := strings.Index(auth, "Credential=")
+	if i < 0 {
+		return ""
+	}
+	cred := auth[i+len("Credential="):]
+	if j := strings.IndexAny(cred, "/, "); j >= 0 {
+		cred = cred[:j]
+	}
+	return cred
+}
+
+// jsonTables returns the table names a DynamoDB or DynamoDB Streams request
+// body names, sorted.
+func jsonTables(body []byte) []string {
+	var b struct {
+		TableName     string
+		TableArn      string
+		StreamArn     string
+		ResourceArn   string
+		RequestItems  map[string]json.RawMessage
+		TransactItems []map[string]struct{ TableName string }
+	}
+	if json.Unmarshal(body, &b) != nil {
+		return nil
+	}
+	set := map[string]bool{}
+	if b.TableName != "" {
+		set[b.TableName] = true
+	}
+	for _, arn := range []string{b.TableArn, b.StreamArn, b.ResourceArn} {
+		if t := arnTable(arn); t != "" {
+			set[t] = true
+		}
+	}
+	for t := range b.RequestItems {
+		set[t] = true
+	}
+	for _, ti := range b.TransactItems {
+		for _, op := range ti {
+			if op.TableName != "" {
+				set[op.TableName] = true
+			}
+		}
+	}
+	tables := make([]string, 0, len(set))
+	for t := range set {
+		tables = append(tables, t)
+	}
+	sort.Strings(tables)
+	return tables
+}
+
+// arnTable returns T of "arn:aws:dynamodb:region:account:table/T[/stream/...]".
+func arnTable(arn string) string {
+	i := strings.Index(arn, ":table/")
+	if i < 0 {
+		return ""
+	}
+	t := arn[i+len(":table/"):]
+	if j := strings.Index(t, "/"); j >= 0 {
+		t = t[:j]
+	}
+	return t
+}
+
+// writeFault answers with the error that rule f injects and returns the
+// status it used.
+func writeFault(w http.ResponseWriter, proto protocol, f *rule, rec Request) int {
+	var status int
+	var code, message, fault string
+	switch f.kind {
+	case faultDeny:
+		status, fault = http.StatusBadRequest, "Sender"
+		resource := "*"
+		if rec.TableName != "" {
+			resource = "arn:aws:dynamodb:" + Region + ":000000000000:table/" + strings.Split(rec.TableName, ",")[0]
+		}
+		user := "arn:aws:sts::000000000000:assumed-role/test/" + rec.AccessKeyID
+		service := "dynamodb"
+		code = "com.amazon.coral.service#AccessDeniedException"
+		if proto == protoQuery {
+			status, code, service, resource = http.StatusForbidden, "AccessDenied", "sts", "arn:aws:iam::000000000000:role/*"
+		}
+		message = fmt.Sprintf("User: %s is not authorized to perform: %s:%s on resource: %s because no identity-based policy allows the %s:%s action",
+			user, service, rec.Operation, resource, service, rec.Operation)
+	case faultThrottle:
+		status, fault = http.StatusBadRequest, "Sender"
+		code = "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
+		message = "The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API."
+		if proto == protoQuery {
+			code, message = "Throttling", "Rate exceeded"
+		}
+	case faultStatus:
+		status, fault = f.status, "Receiver"
+		if status == http.StatusServiceUnavailable {
+			code, message = "com.amazonaws.dynamodb.v20120810#ServiceUnavailableException", "Service unavailable"
+			if proto == protoQuery {
+				code = "ServiceUnavailable"
+			}
+		} else {
+			code, message = "com.amazonaws.dynamodb.v20120810#InternalServerError", "Internal server error"
+			if proto == protoQuery {
+				code = "InternalFailure"
+			}
+		}
+	}
+
+	requestID := newRequestID()
+	if proto == protoQuery {
+		var b bytes.Buffer
+		b.WriteString(`<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>`)
+		_ = xml.EscapeText(&b, []byte(fault))
+		b.WriteString(`</Type><Code>`)
+		_ = xml.EscapeText(&b, []byte(code))
+		b.WriteString(`</Code><Message>`)
+		_ = xml.EscapeText(&b, []byte(message))
+		b.WriteString(`</Message></Error><RequestId>`)
+		b.WriteString(requestID)
+		b.WriteString(`</RequestId></ErrorResponse>`)
+		w.Header().Set("Content-Type", "text/xml")
+		w.Header().Set("x-amzn-RequestId", requestID)
+		w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+		w.WriteHeader(status)
+		_, _ = w.Write(b.Bytes())
+		return status
+	}
+
+	// DynamoDB spells the message field "Message" for coral errors such as
+	// AccessDeniedException and "message" for its own; SDKs accept both.
+	msgKey := "message"
+	if strings.HasPrefix(code, "com.amazon.coral.") {
+		msgKey = "Message"
+	}
+	body, _ := json.Marshal(map[string]string{"__type": code, msgKey: message})
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.Header().Set("x-amzn-RequestId", requestID)
+	w.Header().Set("x-amzn-ErrorType", code[strings.LastIndex(code, "#")+1:])
+	w.Header().Set("x-amz-crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	return status
+}
+
+// resetConnection closes the client's connection with a TCP RST.
+func resetConnection(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
