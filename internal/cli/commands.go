@@ -1,0 +1,418 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/dynamosync/dynamosync/internal/awssession"
+	"github.com/dynamosync/dynamosync/internal/config"
+	"github.com/dynamosync/dynamosync/internal/destination/duckdb"
+	"github.com/dynamosync/dynamosync/internal/engine"
+	"github.com/dynamosync/dynamosync/internal/progress"
+	source "github.com/dynamosync/dynamosync/internal/source/dynamodb"
+	"github.com/dynamosync/dynamosync/internal/state"
+	"github.com/dynamosync/dynamosync/internal/value"
+)
+
+// Version is the release version, set at build time with
+// -ldflags "-X github.com/dynamosync/dynamosync/internal/cli.Version=v1.2.3".
+var Version = "dev"
+
+// loadConfig reads the configuration file and applies flag overrides.
+func loadConfig(path string, o config.Overrides) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Apply(o); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// connect builds the DynamoDB client. awssession.New retrieves the
+// credentials (assumes the role) at once, so bad credentials fail here,
+// before anything is written.
+func connect(ctx context.Context, cfg *config.Config) (*dynamodb.Client, error) {
+	awsCfg, err := awssession.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return awssession.DynamoDB(awsCfg, cfg), nil
+}
+
+func optional(s string, set bool) *string {
+	if !set {
+		return nil
+	}
+	return &s
+}
+
+func runSync(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "sync", "Copy every selected DynamoDB table into the destination: a parallel\nsnapshot of each table, resumed where an interrupted run stopped.\nA summary table goes to standard output, logs to standard error.")
+	var c common
+	c.register(fs)
+	dest := fs.String("destination", "", "destination: a DuckDB file path (overrides DESTINATION)")
+	schema := fs.String("schema", "", "destination schema (overrides SCHEMA)")
+	tables := fs.String("tables", "", "comma-separated table names or globs (overrides TABLES)")
+	progressMode := fs.String("progress", "auto", "progress display: auto (bars on a terminal, else log lines), bars, log or none")
+	if err := parse(fs, env.Stdout, args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch *progressMode {
+	case "auto", "bars", "log", "none":
+	default:
+		return &usageError{msg: fmt.Sprintf("--progress: %q is not auto, bars, log or none", *progressMode)}
+	}
+	cfg, err := loadConfig(c.config, config.Overrides{
+		Destination: optional(*dest, set["destination"]),
+		Schema:      optional(*schema, set["schema"]),
+		Tables:      optional(*tables, set["tables"]),
+	})
+	if err != nil {
+		return err
+	}
+	mode := *progressMode
+	if mode == "auto" {
+		mode = "log"
+		if env.IsTerminal(env.Stderr) && c.logFormat == "text" {
+			mode = "bars"
+		}
+	}
+	var logOut io.Writer = env.Stderr
+	var bars *progress.Bars
+	if mode == "bars" {
+		bars = progress.NewBars(ctx, env.Stderr)
+		logOut = bars
+	}
+	log, err := c.logger(logOut)
+	if err != nil {
+		return err
+	}
+	client, err := connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	dst, err := duckdb.Open(ctx, cfg.Destination, cfg.Schema, log)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+
+	eng := &engine.Engine{
+		Client:         client,
+		Destination:    dst,
+		Log:            log,
+		Selects:        cfg.Selects,
+		TotalSegments:  cfg.TotalSegments,
+		ConsistentRead: cfg.ConsistentRead,
+		MaxRequests:    cfg.MaxParallelRequests,
+		MaxTables:      cfg.MaxParallelTables,
+	}
+	var logProgress *progress.Log
+	switch mode {
+	case "bars":
+		eng.Progress = bars
+	case "log":
+		logProgress = progress.NewLog(log, 10*time.Second)
+		eng.Progress = logProgress
+	}
+	start := time.Now()
+	summary, err := eng.Sync(ctx)
+	if bars != nil {
+		bars.Wait()
+	}
+	if logProgress != nil {
+		logProgress.Wait()
+	}
+	if summary != nil {
+		printSummary(env.Stdout, summary, time.Since(start))
+	}
+	return err
+}
+
+func printSummary(w io.Writer, s *engine.Summary, total time.Duration) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "TABLE\tITEMS\tSEGMENTS\tSECONDS\tITEMS/S\tREAD UNITS\tSTATUS\t")
+	var items int64
+	var capacity float64
+	rows := append([]engine.TableResult(nil), s.Tables...)
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Table < rows[j].Table })
+	for _, t := range rows {
+		secs := t.Duration.Seconds()
+		rate := 0.0
+		if secs > 0 {
+			rate = float64(t.Items) / secs
+		}
+		status := "ok"
+		if t.Resumed {
+			status = "ok (resumed)"
+		}
+		if t.Err != nil {
+			status = "failed: " + oneLine(t.Err)
+		}
+		items += t.Items
+		capacity += t.Capacity
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.0f\t%.1f\t%s\t\n", t.Table, t.Items, t.Segments, secs, rate, t.Capacity, status)
+	}
+	secs := total.Seconds()
+	fmt.Fprintf(tw, "TOTAL (%d tables)\t%d\t\t%.1f\t%.0f\t%.1f\t\t\n", len(rows), items, secs, float64(items)/max(secs, 0.001), capacity)
+	tw.Flush()
+}
+
+func runCheck(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "check", "Assume the role, list the selected tables, describe each and read one\nitem of each; name every permission that is missing.")
+	var c common
+	c.register(fs)
+	tables := fs.String("tables", "", "comma-separated table names or globs (overrides TABLES)")
+	if err := parse(fs, env.Stdout, args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	cfg, err := loadConfig(c.config, config.Overrides{Tables: optional(*tables, set["tables"])})
+	if err != nil {
+		return err
+	}
+	client, err := connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	checks, err := source.Check(ctx, client, cfg.Selects)
+	if err != nil {
+		return err
+	}
+	problems := 0
+	for _, ch := range checks {
+		if len(ch.Problems) == 0 {
+			fmt.Fprintf(env.Stdout, "ok      %s\n", ch.Table)
+			continue
+		}
+		for _, p := range ch.Problems {
+			problems++
+			fmt.Fprintf(env.Stdout, "FAILED  %s: %s\n", ch.Table, oneLine(p))
+		}
+	}
+	fmt.Fprintf(env.Stdout, "%d tables checked, %d problems\n", len(checks), problems)
+	if problems > 0 {
+		return fmt.Errorf("%d permission or access problems found", problems)
+	}
+	return nil
+}
+
+// schemaTable is the schema command's view of one table.
+type schemaTable struct {
+	Table   string         `json:"table"`
+	Key     []schemaColumn `json:"primary_key"`
+	Columns []schemaColumn `json:"columns"`
+	Sampled int            `json:"sampled_items"`
+	Stream  string         `json:"stream_view_type,omitempty"`
+}
+
+type schemaColumn struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+func runSchema(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "schema", "Print each selected table's primary key and the column types inferred\nfrom a sample of its items.")
+	var c common
+	c.register(fs)
+	tables := fs.String("tables", "", "comma-separated table names or globs (overrides TABLES)")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	sample := fs.Int("sample", 1000, "items to sample per table (one Scan page at most)")
+	if err := parse(fs, env.Stdout, args); err != nil {
+		return err
+	}
+	if *sample < 1 || *sample > 100000 {
+		return &usageError{msg: fmt.Sprintf("--sample: must be from 1 to 100000, got %d", *sample)}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	cfg, err := loadConfig(c.config, config.Overrides{Tables: optional(*tables, set["tables"])})
+	if err != nil {
+		return err
+	}
+	client, err := connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	infos, failed, err := source.Discover(ctx, client, cfg.Selects, cfg.MaxParallelRequests)
+	if err != nil {
+		return err
+	}
+	var out []schemaTable
+	for _, info := range infos {
+		st, err := inferSchema(ctx, client, info, *sample)
+		if err != nil {
+			return err
+		}
+		out = append(out, st)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		printSchema(env.Stdout, out)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d tables could not be described: %s", len(failed), oneLine(failed[0]))
+	}
+	return nil
+}
+
+func inferSchema(ctx context.Context, client *dynamodb.Client, info source.TableInfo, sample int) (schemaTable, error) {
+	st := schemaTable{Table: info.Name, Stream: info.StreamViewType}
+	isKey := map[string]bool{}
+	for _, k := range info.Key {
+		isKey[k.Name] = true
+		st.Key = append(st.Key, schemaColumn{Name: k.Name, Type: string(k.Type)})
+	}
+	out, err := client.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(info.Name), Limit: aws.Int32(int32(sample))})
+	if err != nil {
+		return st, fmt.Errorf("sample %s: %w", info.Name, source.Classify(err, "Scan", info.Name))
+	}
+	st.Sampled = len(out.Items)
+	types := map[string]value.Type{}
+	for _, k := range info.Key {
+		kt, err := value.KeyType(string(k.Type))
+		if err != nil {
+			return st, fmt.Errorf("table %s key %q: %w", info.Name, k.Name, err)
+		}
+		types[k.Name] = kt
+	}
+	for _, item := range out.Items {
+		for name, av := range item {
+			t, err := value.Of(av)
+			if err != nil {
+				return st, fmt.Errorf("sample %s attribute %q: %w", info.Name, name, err)
+			}
+			types[name] = value.Join(types[name], t)
+		}
+	}
+	names := make([]string, 0, len(types))
+	for name := range types {
+		if !isKey[name] {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range info.Key {
+		st.Columns = append(st.Columns, schemaColumn{Name: k.Name, Type: types[k.Name].String()})
+	}
+	for _, name := range names {
+		st.Columns = append(st.Columns, schemaColumn{Name: name, Type: types[name].String()})
+	}
+	return st, nil
+}
+
+func printSchema(w io.Writer, tables []schemaTable) {
+	for i, t := range tables {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		keys := make([]string, len(t.Key))
+		for j, k := range t.Key {
+			keys[j] = fmt.Sprintf("%s (%s)", k.Name, k.Type)
+		}
+		fmt.Fprintf(w, "%s  key: %s  sampled items: %d", t.Table, strings.Join(keys, ", "), t.Sampled)
+		if t.Stream != "" {
+			fmt.Fprintf(w, "  stream: %s", t.Stream)
+		}
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, col := range t.Columns {
+			fmt.Fprintf(tw, "  %q\t%s\n", col.Name, col.Type)
+		}
+		tw.Flush()
+	}
+}
+
+func runReset(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "reset", "Forget the saved sync state so the next sync starts each table afresh.\nRows already copied stay; the next sync upserts over them.")
+	var c common
+	c.register(fs)
+	dest := fs.String("destination", "", "destination: a DuckDB file path (overrides DESTINATION)")
+	schema := fs.String("schema", "", "destination schema (overrides SCHEMA)")
+	table := fs.String("table", "", "forget only this table's state")
+	if err := parse(fs, env.Stdout, args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	cfg, err := loadConfig(c.config, config.Overrides{
+		Destination: optional(*dest, set["destination"]),
+		Schema:      optional(*schema, set["schema"]),
+	})
+	if err != nil {
+		return err
+	}
+	log, err := c.logger(env.Stderr)
+	if err != nil {
+		return err
+	}
+	dst, err := duckdb.Open(ctx, cfg.Destination, cfg.Schema, log)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	raw, err := dst.LoadState(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := state.Decode(raw)
+	if err != nil {
+		return err
+	}
+	if set["table"] {
+		if _, ok := st.Tables[*table]; !ok {
+			fmt.Fprintf(env.Stdout, "no state saved for table %s\n", *table)
+			return nil
+		}
+		delete(st.Tables, *table)
+		fmt.Fprintf(env.Stdout, "state of table %s forgotten\n", *table)
+	} else {
+		fmt.Fprintf(env.Stdout, "state of %d tables forgotten\n", len(st.Tables))
+		st = state.New()
+	}
+	encoded, err := st.Encode()
+	if err != nil {
+		return err
+	}
+	return dst.SaveState(ctx, encoded)
+}
+
+func runVersion(_ context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "version", "Print the version of dynamosync and how it was built.")
+	if err := parse(fs, env.Stdout, args); err != nil {
+		return err
+	}
+	rev := ""
+	goVersion := ""
+	if info, ok := debug.ReadBuildInfo(); ok {
+		goVersion = info.GoVersion
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				rev = " (" + s.Value[:12] + ")"
+			}
+		}
+	}
+	fmt.Fprintf(env.Stdout, "dynamosync %s%s %s\n", Version, rev, goVersion)
+	return nil
+}

@@ -1,0 +1,255 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/dynamosync/dynamosync/internal/value"
+)
+
+// ErrUnknownTable reports a DynamoDB table the destination has no table for.
+var ErrUnknownTable = errors.New("unknown table")
+
+// stateID is the id of the one row of the state table.
+const stateID = 1
+
+// checkpointThreshold is the size of the write-ahead log that triggers a
+// checkpoint. Larger means faster bulk loads but a longer replay when the
+// file is opened after a crash.
+const checkpointThreshold = "1GB"
+
+// Column describes one attribute column of a destination table.
+type Column struct {
+	Attribute string     // DynamoDB attribute name
+	Name      string     // column name
+	Type      value.Type // column type
+	Key       bool       // part of the primary key
+}
+
+// Destination writes change batches to a DuckDB database file.
+type Destination struct {
+	path   string
+	abs    string // absolute path, the key in open.paths
+	schema string
+	log    *slog.Logger
+
+	db   *sql.DB
+	conn *sql.Conn // the one connection every statement runs on
+
+	mu     sync.Mutex        // guards tables for Columns and TableName
+	tables map[string]*table // by DynamoDB table name; entries are never modified
+
+	// replace holds the DynamoDB tables whose upserts replace rows rather
+	// than insert them, having met keys already present.
+	replace map[string]bool
+}
+
+// open holds the absolute paths of the files open in this process.
+var open = struct {
+	sync.Mutex
+	paths map[string]bool
+}{paths: make(map[string]bool)}
+
+// Open opens (creating if needed) the DuckDB database file at path and the
+// schema in it, and loads the destination's metadata. The file is held
+// exclusively until Close.
+func Open(ctx context.Context, path, schema string, log *slog.Logger) (*Destination, error) {
+	if schema == "" {
+		return nil, errors.New("open destination: empty schema name")
+	}
+	if path == "" || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("open destination %q: the path must be a file name without '?'", path)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open destination %s: %w", path, err)
+	}
+
+	open.Lock()
+	defer open.Unlock()
+	if open.paths[abs] {
+		return nil, fmt.Errorf("destination %s is in use by another destination of this process", path)
+	}
+
+	connector, err := duckdb.NewConnector(abs, nil)
+	if err != nil {
+		if strings.Contains(err.Error(), "Could not set lock on file") {
+			return nil, fmt.Errorf("destination %s is in use by another process: %w", path, err)
+		}
+		return nil, fmt.Errorf("open destination %s: %w", path, err)
+	}
+	d := &Destination{path: path, abs: abs, schema: schema, log: log, db: sql.OpenDB(connector),
+		replace: make(map[string]bool)}
+	if err := d.init(ctx); err != nil {
+		_ = d.close()
+		return nil, fmt.Errorf("open destination %s: %w", path, err)
+	}
+	open.paths[abs] = true
+	return d, nil
+}
+
+// init takes the connection, creates the metadata tables and loads them.
+func (d *Destination) init(ctx context.Context) error {
+	var err error
+	if d.conn, err = d.db.Conn(ctx); err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	// Checkpoints (folding the write-ahead log into the file) cost time
+	// proportional to the table and its index, not to the changes: with
+	// DuckDB's default threshold of 16MB they come every few batches and
+	// dominate a snapshot of a large table.
+	if _, err := d.conn.ExecContext(ctx, "SET GLOBAL checkpoint_threshold = '"+checkpointThreshold+"'"); err != nil {
+		return fmt.Errorf("configure: %w", err)
+	}
+	tx, err := d.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	for _, stmt := range metadataDDL(d.schema) {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("create metadata: %w", err)
+		}
+	}
+	if d.tables, err = loadTables(ctx, tx, d.schema); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create metadata: %w", err)
+	}
+	d.log.Debug("destination open", "path", d.path, "schema", d.schema, "tables", len(d.tables))
+	return nil
+}
+
+// Close releases the database file. Closing again does nothing.
+func (d *Destination) Close() error {
+	if d.db == nil {
+		return nil
+	}
+	err := d.close()
+	open.Lock()
+	delete(open.paths, d.abs)
+	open.Unlock()
+	if err != nil {
+		return fmt.Errorf("close destination %s: %w", d.path, err)
+	}
+	return nil
+}
+
+func (d *Destination) close() error {
+	var errs []error
+	if d.conn != nil {
+		if err := d.conn.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
+			errs = append(errs, err)
+		}
+		d.conn = nil
+	}
+	if d.db != nil {
+		// Closing the sql.DB closes the connector and with it the database.
+		if err := d.db.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		d.db = nil
+	}
+	return errors.Join(errs...)
+}
+
+// LoadState returns the state saved last, or nil when none is saved.
+func (d *Destination) LoadState(ctx context.Context) ([]byte, error) {
+	var state sql.NullString
+	err := d.conn.QueryRowContext(ctx, "SELECT state FROM "+ident(d.schema)+"."+ident(stateTable)+
+		" WHERE id = ?", stateID).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !state.Valid) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load state: %w", err)
+	}
+	return []byte(state.String), nil
+}
+
+// SaveState saves state without changing any table: it replaces the saved
+// state, and removes it when state is nil.
+func (d *Destination) SaveState(ctx context.Context, state []byte) error {
+	if err := d.writeState(ctx, d.conn, state, time.Now()); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	return nil
+}
+
+// execer runs statements; *sql.Conn and *sql.Tx are execers.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// writeState replaces the state row, or deletes it when state is nil.
+func (d *Destination) writeState(ctx context.Context, e execer, state []byte, at time.Time) error {
+	name := ident(d.schema) + "." + ident(stateTable)
+	if state == nil {
+		if _, err := e.ExecContext(ctx, "DELETE FROM "+name); err != nil {
+			return err
+		}
+		return nil
+	}
+	if !utf8.Valid(state) {
+		return errors.New("state is not valid UTF-8")
+	}
+	// An UPDATE is several times cheaper than INSERT OR REPLACE.
+	res, err := e.ExecContext(ctx, "UPDATE "+name+" SET state = ?, updated_at = ? WHERE id = ?", string(state), at.UTC(), stateID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	_, err = e.ExecContext(ctx, "INSERT INTO "+name+" (id, state, updated_at) VALUES (?, ?, ?)", stateID, string(state), at.UTC())
+	return err
+}
+
+// Columns returns the attribute columns of the destination table of the
+// DynamoDB table named table, in column order: keys first. The system
+// columns are not included.
+func (d *Destination) Columns(ctx context.Context, table string) ([]Column, error) {
+	t, err := d.table(table)
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]Column, len(t.cols))
+	for i, c := range t.cols {
+		cols[i] = Column{Attribute: c.attr, Name: c.name, Type: c.typ, Key: c.key}
+	}
+	return cols, nil
+}
+
+// TableName returns the name of the destination table of the DynamoDB table
+// named table.
+func (d *Destination) TableName(ctx context.Context, table string) (string, error) {
+	t, err := d.table(table)
+	if err != nil {
+		return "", err
+	}
+	return t.name, nil
+}
+
+func (d *Destination) table(name string) (*table, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t, ok := d.tables[name]
+	if !ok {
+		return nil, fmt.Errorf("table %q: %w", name, ErrUnknownTable)
+	}
+	return t, nil
+}

@@ -1,0 +1,240 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/dynamosync/dynamosync/internal/change"
+	"github.com/dynamosync/dynamosync/internal/value"
+)
+
+// batchTable names the rows handed to DuckDB inside a write statement.
+const batchTable = "dynamosync_batch"
+
+// stagedInfos are the DuckDB types values are handed over in, by name.
+var stagedInfos = sync.OnceValues(func() (map[string]duckdb.TypeInfo, error) {
+	infos := make(map[string]duckdb.TypeInfo)
+	for name, t := range map[string]duckdb.Type{
+		"VARCHAR": duckdb.TYPE_VARCHAR,
+		"BIGINT":  duckdb.TYPE_BIGINT,
+		"BOOLEAN": duckdb.TYPE_BOOLEAN,
+		"BLOB":    duckdb.TYPE_BLOB,
+	} {
+		info, err := duckdb.NewTypeInfo(t)
+		if err != nil {
+			return nil, fmt.Errorf("type %s: %w", name, err)
+		}
+		infos[name] = info
+	}
+	return infos, nil
+})
+
+// rows holds the encoded values of a table's items for a subset of its
+// columns, one row per distinct key.
+type rows struct {
+	cols   []int          // indexes into table.cols of the staged columns; keys first
+	values []driver.Value // len(cols) values per row
+	byKey  map[string]int // row index by encoded key
+	key    []byte         // scratch for the encoded key
+}
+
+// encode encodes items into rows of the columns at indexes cols (keys first,
+// as in t), the last item of a key replacing earlier ones.
+func encode(t *table, cols []int, items []change.Item) (*rows, error) {
+	r := &rows{cols: cols, values: make([]driver.Value, 0, len(items)*len(cols)), byKey: make(map[string]int, len(items))}
+	nkeys := len(t.keys())
+	row := make([]driver.Value, len(cols))
+	for _, item := range items {
+		for j, ci := range cols {
+			c := t.cols[ci]
+			av, ok := item[c.attr]
+			if !ok {
+				row[j] = nil
+				continue
+			}
+			v, err := value.Encode(av, c.typ)
+			if err != nil {
+				return nil, fmt.Errorf("attribute %q: %w", c.attr, err)
+			}
+			row[j] = v
+		}
+		key := r.encodeKey(row[:nkeys])
+		if i, ok := r.byKey[key]; ok {
+			copy(r.values[i*len(cols):], row)
+			continue
+		}
+		r.byKey[key] = len(r.values) / max(1, len(cols))
+		r.values = append(r.values, row...)
+	}
+	return r, nil
+}
+
+// encodeKey renders encoded key values as a string that two keys share
+// exactly when the database considers them equal: encoded values are
+// canonical (numbers as canonical text, strings and bytes verbatim).
+func (r *rows) encodeKey(vals []driver.Value) string {
+	b := r.key[:0]
+	for _, v := range vals {
+		switch v := v.(type) {
+		case string:
+			b = strconv.AppendInt(append(b, 's'), int64(len(v)), 10)
+			b = append(append(b, ':'), v...)
+		case []byte:
+			b = strconv.AppendInt(append(b, 'b'), int64(len(v)), 10)
+			b = append(append(b, ':'), v...)
+		case int64:
+			b = strconv.AppendInt(append(b, 'i'), v, 10)
+			b = append(b, ';')
+		default:
+			b = fmt.Appendf(append(b, 'x'), "%v;", v)
+		}
+	}
+	r.key = b
+	return string(b)
+}
+
+// len is the number of rows.
+func (r *rows) len() int {
+	if len(r.cols) == 0 {
+		return 0
+	}
+	return len(r.values) / len(r.cols)
+}
+
+// upsert replaces the rows of items, whole: columns of attributes an item
+// lacks become NULL. Unless replace is set, the rows are inserted, and any
+// failure, a key already present above all, is a *conflictError: DuckDB
+// reports duplicate keys in several ways, and a failure of another cause
+// recurs when the batch is applied again replacing rows.
+func (d *Destination) upsert(ctx context.Context, t *table, items []change.Item, synced string, replace bool) error {
+	if len(items) == 0 {
+		return nil
+	}
+	present := make(map[string]bool, len(t.cols))
+	for _, item := range items {
+		for attr := range item {
+			present[attr] = true
+		}
+	}
+	var cols []int
+	for i, c := range t.cols {
+		if c.key || present[c.attr] {
+			cols = append(cols, i)
+		}
+	}
+	r, err := encode(t, cols, items)
+	if err != nil {
+		return err
+	}
+
+	names := make([]string, 0, len(t.cols)+2)
+	exprs := make([]string, 0, len(t.cols)+2)
+	j := 0
+	for i, c := range t.cols {
+		names = append(names, ident(c.name))
+		if j < len(cols) && cols[j] == i {
+			expr, err := fromStaged(stagedColumn(j), c.typ)
+			if err != nil {
+				return err
+			}
+			exprs = append(exprs, expr)
+			j++
+		} else {
+			exprs = append(exprs, "NULL")
+		}
+	}
+	names = append(names, ident(syncedColumn), ident(deletedColumn))
+	exprs = append(exprs, synced, "false")
+	verb := "INSERT INTO "
+	if replace {
+		verb = "INSERT OR REPLACE INTO "
+	}
+	query := verb + ident(d.schema) + "." + ident(t.name) + " (" + strings.Join(names, ", ") +
+		") SELECT " + strings.Join(exprs, ", ") + " FROM " + batchTable
+	err = d.write(ctx, t, r, query)
+	if err != nil && !replace {
+		return &conflictError{table: t.source, err: err}
+	}
+	return err
+}
+
+// delete marks the rows of the keys of items deleted, creating rows holding
+// only the key for keys not present.
+func (d *Destination) delete(ctx context.Context, t *table, items []change.Item, synced string) error {
+	if len(items) == 0 {
+		return nil
+	}
+	keys := t.keys()
+	cols := make([]int, len(keys))
+	for i := range cols {
+		cols[i] = i
+	}
+	r, err := encode(t, cols, items)
+	if err != nil {
+		return err
+	}
+
+	names := make([]string, 0, len(keys)+2)
+	exprs := make([]string, 0, len(keys)+2)
+	for j, c := range keys {
+		expr, err := fromStaged(stagedColumn(j), c.typ)
+		if err != nil {
+			return err
+		}
+		names = append(names, ident(c.name))
+		exprs = append(exprs, expr)
+	}
+	keyList := strings.Join(names, ", ")
+	names = append(names, ident(syncedColumn), ident(deletedColumn))
+	exprs = append(exprs, synced, "true")
+	query := "INSERT INTO " + ident(d.schema) + "." + ident(t.name) + " (" + strings.Join(names, ", ") +
+		") SELECT " + strings.Join(exprs, ", ") + " FROM " + batchTable +
+		" ON CONFLICT (" + keyList + ") DO UPDATE SET " + ident(deletedColumn) + " = true, " +
+		ident(syncedColumn) + " = EXCLUDED." + ident(syncedColumn)
+	return d.write(ctx, t, r, query)
+}
+
+func stagedColumn(j int) string { return "c" + strconv.Itoa(j) }
+
+// write hands rows to DuckDB through an appender that runs query over them
+// (as table batchTable) on the connection, inside the open transaction.
+func (d *Destination) write(ctx context.Context, t *table, r *rows, query string) error {
+	infos, err := stagedInfos()
+	if err != nil {
+		return err
+	}
+	colTypes := make([]duckdb.TypeInfo, len(r.cols))
+	colNames := make([]string, len(r.cols))
+	for j, ci := range r.cols {
+		colTypes[j] = infos[stagedType(t.cols[ci].typ)]
+		colNames[j] = stagedColumn(j)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// The appender runs on the connection that holds tx, and so inside it.
+	return d.conn.Raw(func(dc any) error {
+		conn, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		a, err := duckdb.NewQueryAppender(conn, query, batchTable, colTypes, colNames)
+		if err != nil {
+			return err
+		}
+		n := len(r.cols)
+		for i := range r.len() {
+			if err := a.AppendRow(r.values[i*n : (i+1)*n]...); err != nil {
+				return errors.Join(err, a.Close())
+			}
+		}
+		return a.CloseWithCancel(ctx)
+	})
+}

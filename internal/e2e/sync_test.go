@@ -1,0 +1,279 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dynamosync/dynamosync/internal/fixture"
+	"github.com/dynamosync/dynamosync/internal/testenv"
+)
+
+const testRole = "arn:aws:iam::123456789012:role/dynamosync-e2e"
+
+// baseConfig is a configuration that assumes a role through moto's STS and
+// reads DynamoDB through endpoint.
+func baseConfig(t *testing.T, endpoint, tables, dest string) map[string]any {
+	return map[string]any{
+		"AWS_ACCESS_KEY_ID":     "AKIDBASEKEY00000000",
+		"AWS_SECRET_ACCESS_KEY": "base-secret-never-logged",
+		"ROLE_ARN":              testRole,
+		"EXTERNAL_ID":           "e2e-external-id",
+		"REGION":                testenv.Region,
+		"ENDPOINT_URL":          endpoint,
+		"STS_ENDPOINT_URL":      testenv.STSEndpoint(t),
+		"TABLES":                tables,
+		"DESTINATION":           dest,
+	}
+}
+
+// TestHardFixtureExact syncs the hard-data fixture through an assumed role
+// and compares every value with DynamoDB; a second sync changes nothing.
+func TestHardFixtureExact(t *testing.T) {
+	ctx := testenv.Context(t, 10*time.Minute)
+	client := testenv.DynamoDBClient(t)
+	prefix := testenv.UniqueName(t, "hard")
+	tables := fixture.Hard(prefix)
+	if len(tables) < 120 {
+		t.Fatalf("fixture has %d tables, want 120+", len(tables))
+	}
+	if err := fixture.Load(ctx, client, tables); err != nil {
+		t.Fatal(err)
+	}
+	proxy := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "warehouse.duckdb")
+	writeConfig(t, dir, baseConfig(t, proxy.URL, prefix+"*", dest))
+
+	for round := 1; round <= 2; round++ {
+		r := run(t, ctx, dir, "sync", "--log-format", "json")
+		if r.code != 0 {
+			t.Fatalf("sync round %d: exit %d\n%s\n%s", round, r.code, r.stdout, r.stderr)
+		}
+		if !strings.Contains(r.stdout, "TOTAL (") {
+			t.Fatalf("no summary:\n%s", r.stdout)
+		}
+		for _, secret := range []string{"base-secret-never-logged", "e2e-external-id"} {
+			if strings.Contains(r.stdout+r.stderr, secret) {
+				t.Fatalf("output shows a secret")
+			}
+		}
+		db := openWarehouse(t, dest)
+		total := 0
+		for _, tb := range tables {
+			total += assertTableEqual(t, ctx, client, db, "dynamodb", *tb.Create.TableName)
+		}
+		db.Close()
+		t.Logf("round %d: %d tables, %d items equal", round, len(tables), total)
+	}
+
+	// Every data request was signed with the role's temporary key, never
+	// with the base key.
+	reqs := proxy.Requests()
+	if len(reqs) == 0 {
+		t.Fatal("no requests went through the proxy")
+	}
+	ops := map[string]int{}
+	for _, r := range reqs {
+		ops[r.Operation]++
+		if r.AccessKeyID == "AKIDBASEKEY00000000" || r.AccessKeyID == "" {
+			t.Fatalf("%s request signed with key %q, not the assumed role's", r.Operation, r.AccessKeyID)
+		}
+	}
+	t.Logf("requests through the proxy: %v, signed with %s", ops, reqs[0].AccessKeyID)
+}
+
+var summaryRow = regexp.MustCompile(`(?m)^\s*(\S+)\s+(\d+)\s+(\d+)\s+[\d.]+\s+\d+\s+[\d.]+\s+ok`)
+
+// itemsRead extracts the ITEMS column of a table from a sync summary.
+func itemsRead(t *testing.T, summary, table string) int {
+	t.Helper()
+	for _, m := range summaryRow.FindAllStringSubmatch(summary, -1) {
+		if m[1] == table {
+			n, _ := strconv.Atoi(m[2])
+			return n
+		}
+	}
+	t.Fatalf("table %s not in summary:\n%s", table, summary)
+	return 0
+}
+
+// TestResumeAfterKill kills a sync of a 200,000-item table with SIGKILL in
+// the middle of its snapshot; the next sync resumes and the result is exact.
+func TestResumeAfterKill(t *testing.T) {
+	n := 200000
+	if testing.Short() {
+		n = 20000
+	}
+	ctx := testenv.Context(t, 15*time.Minute)
+	client := testenv.DynamoDBClient(t)
+	table := testenv.UniqueName(t, "bulk")
+	start := time.Now()
+	if err := fixture.LoadBulk(ctx, client, table, n, 500, 8); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("loaded %d items in %s", n, time.Since(start).Round(time.Second))
+	proxy := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "warehouse.duckdb")
+	cfg := baseConfig(t, proxy.URL, table, dest)
+	cfg["TOTAL_SEGMENTS"] = "4"
+	writeConfig(t, dir, cfg)
+
+	cmd, out := startBinary(t, dir, "sync", "--log-format", "json")
+	// Kill once a good part of the table has been read but well before the end.
+	pages := n * 500 / (1 << 20)
+	waitFor(t, 5*time.Minute, "scan pages", func() bool { return proxy.Count("Scan") >= pages/3 })
+	kill9(t, cmd)
+	firstScans := proxy.Count("Scan")
+	t.Logf("killed after %d Scan requests (table is ~%d pages)", firstScans, pages)
+	if strings.Contains(out.String(), "TOTAL (") {
+		t.Fatalf("sync finished before it was killed:\n%s", out)
+	}
+
+	proxy.ResetRequests()
+	r := run(t, ctx, dir, "sync", "--log-format", "json")
+	if r.code != 0 {
+		t.Fatalf("second sync: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	second := itemsRead(t, r.stdout, table)
+	t.Logf("second run read %d of %d items with %d Scan requests", second, n, proxy.Count("Scan"))
+	if second >= n*9/10 {
+		t.Fatalf("second run read %d items of %d: it did not resume", second, n)
+	}
+	db := openWarehouse(t, dest)
+	if got := assertTableEqual(t, ctx, client, db, "dynamodb", table); got != n {
+		t.Fatalf("DynamoDB has %d items, want %d", got, n)
+	}
+}
+
+// TestMalformedConfigurations: each bad configuration exits 2 with one line
+// naming the problem and writes nothing.
+func TestMalformedConfigurations(t *testing.T) {
+	ctx := testenv.Context(t, 2*time.Minute)
+	good := func() map[string]any {
+		return map[string]any{
+			"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "very-secret-value",
+			"REGION": "us-east-1", "ENDPOINT_URL": testenv.DynamoDBEndpoint(t),
+			"DESTINATION": "out.duckdb",
+		}
+	}
+	tests := []struct {
+		name   string
+		edit   func(map[string]any)
+		raw    string
+		wantIn string
+	}{
+		{name: "unknown key", edit: func(c map[string]any) { c["REGOIN"] = "us-east-1" }, wantIn: "REGOIN"},
+		{name: "missing region", edit: func(c map[string]any) { delete(c, "REGION") }, wantIn: "REGION"},
+		{name: "malformed region", edit: func(c map[string]any) { c["REGION"] = "mars" }, wantIn: "REGION"},
+		{name: "malformed role arn", edit: func(c map[string]any) { c["ROLE_ARN"] = "arn:aws:iam::12:role/x" }, wantIn: "ROLE_ARN"},
+		{name: "segments not a number", edit: func(c map[string]any) { c["TOTAL_SEGMENTS"] = "many" }, wantIn: "TOTAL_SEGMENTS"},
+		{name: "segments impossible", edit: func(c map[string]any) { c["TOTAL_SEGMENTS"] = 5000000 }, wantIn: "TOTAL_SEGMENTS"},
+		{name: "session too long", edit: func(c map[string]any) { c["SESSION_DURATION_SECONDS"] = "99999999" }, wantIn: "SESSION_DURATION_SECONDS"},
+		{name: "secret without key", edit: func(c map[string]any) { delete(c, "AWS_ACCESS_KEY_ID") }, wantIn: "AWS_ACCESS_KEY_ID"},
+		{name: "bad endpoint", edit: func(c map[string]any) { c["ENDPOINT_URL"] = "localhost:8000" }, wantIn: "ENDPOINT_URL"},
+		{name: "consistent read not a bool", edit: func(c map[string]any) { c["CONSISTENT_READ"] = "perhaps" }, wantIn: "CONSISTENT_READ"},
+		{name: "bad glob", edit: func(c map[string]any) { c["TABLES"] = "orders[" }, wantIn: "TABLES"},
+		{name: "not json", raw: `{"REGION": "us-east-1",`, wantIn: "configuration.json"},
+		{name: "not an object", raw: `["REGION"]`, wantIn: "configuration.json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tt.raw != "" {
+				if err := os.WriteFile(filepath.Join(dir, "configuration.json"), []byte(tt.raw), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				c := good()
+				tt.edit(c)
+				writeConfig(t, dir, c)
+			}
+			r := run(t, ctx, dir, "sync")
+			if r.code != 2 {
+				t.Fatalf("exit %d, want 2\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], tt.wantIn) {
+				t.Fatalf("stderr %q: want one line naming %s", r.stderr, tt.wantIn)
+			}
+			if strings.Contains(r.stderr+r.stdout, "very-secret-value") {
+				t.Fatal("error shows the secret")
+			}
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				if e.Name() != "configuration.json" {
+					t.Fatalf("wrote %s", e.Name())
+				}
+			}
+			t.Logf("exit 2: %s", lines[0])
+		})
+	}
+}
+
+// TestCheckNamesMissingPermissions: check names each refused call.
+func TestCheckNamesMissingPermissions(t *testing.T) {
+	ctx := testenv.Context(t, 3*time.Minute)
+	client := testenv.DynamoDBClient(t)
+	prefix := testenv.UniqueName(t, "chk")
+	tables := fixture.Sample()
+	for i := range tables {
+		name := prefix + "-" + *tables[i].Create.TableName
+		tables[i].Create.TableName = &name
+		tables[i].Create.StreamSpecification = nil
+	}
+	if err := fixture.Load(ctx, client, tables); err != nil {
+		t.Fatal(err)
+	}
+	denied := *tables[0].Create.TableName
+	proxy := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
+	proxy.Deny("Scan", denied)
+	dir := t.TempDir()
+	writeConfig(t, dir, baseConfig(t, proxy.URL, prefix+"*", filepath.Join(dir, "w.duckdb")))
+	r := run(t, ctx, dir, "check")
+	want := fmt.Sprintf("dynamodb:Scan on table %s denied", denied)
+	if r.code != 1 || !strings.Contains(r.stdout, want) {
+		t.Fatalf("exit %d, want 1 and %q in:\n%s%s", r.code, want, r.stdout, r.stderr)
+	}
+	for _, tb := range tables[1:] {
+		if !strings.Contains(r.stdout, "ok      "+*tb.Create.TableName) {
+			t.Fatalf("table %s not reported ok:\n%s", *tb.Create.TableName, r.stdout)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "w.duckdb")); err == nil {
+		t.Fatal("check wrote the destination")
+	}
+	t.Logf("check output:\n%s", r.stdout)
+
+	// schema prints each table's key and inferred columns.
+	proxy.Clear()
+	r = run(t, ctx, dir, "schema", "--json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"primary_key"`) {
+		t.Fatalf("schema: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestHelp: every command answers --help with exit 0.
+func TestHelp(t *testing.T) {
+	ctx := testenv.Context(t, time.Minute)
+	for _, cmd := range []string{"sync", "check", "schema", "reset", "version"} {
+		t.Run(cmd, func(t *testing.T) {
+			r := run(t, ctx, t.TempDir(), cmd, "--help")
+			if r.code != 0 || !strings.Contains(r.stdout, "Usage: dynamosync "+cmd) {
+				t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+	if r := run(t, ctx, t.TempDir(), "frobnicate"); r.code != 2 {
+		t.Fatalf("unknown command: exit %d", r.code)
+	}
+	if r := run(t, ctx, t.TempDir(), "sync", "--no-such-flag"); r.code != 2 {
+		t.Fatalf("unknown flag: exit %d", r.code)
+	}
+}
