@@ -289,4 +289,3 @@ func assertTableEqual(t *testing.T, ctx context.Context, client *dynamodb.Client
 	}
 	return len(items)
 }
-

@@ -277,3 +277,86 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("unknown flag: exit %d", r.code)
 	}
 }
+
+// TestSyncUnderFaults: throttling, 5xx answers and connection resets on a
+// share of the Scan requests are retried and the result is exact.
+func TestSyncUnderFaults(t *testing.T) {
+	ctx := testenv.Context(t, 5*time.Minute)
+	client := testenv.DynamoDBClient(t)
+	table := testenv.UniqueName(t, "faults")
+	const n = 6000
+	if err := fixture.LoadBulk(ctx, client, table, n, 1000, 8); err != nil {
+		t.Fatal(err)
+	}
+	proxy := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
+	proxy.Throttle("Scan", 3)
+	proxy.FailStatus("Scan", 7, 503)
+	proxy.Reset("Scan", 11)
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "warehouse.duckdb")
+	cfg := baseConfig(t, proxy.URL, table, dest)
+	cfg["TOTAL_SEGMENTS"] = 4
+	writeConfig(t, dir, cfg)
+	r := run(t, ctx, dir, "sync", "--log-format", "json")
+	if r.code != 0 {
+		t.Fatalf("sync: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	injected, scans := 0, 0
+	for _, req := range proxy.Requests() {
+		if req.Operation == "Scan" {
+			scans++
+			if req.Injected {
+				injected++
+			}
+		}
+	}
+	db := openWarehouse(t, dest)
+	if got := assertTableEqual(t, ctx, client, db, "dynamodb", table); got != n {
+		t.Fatalf("DynamoDB has %d items, want %d", got, n)
+	}
+	t.Logf("%d of %d Scan requests answered with a fault; result exact", injected, scans)
+}
+
+// TestResetForgetsState: reset --table drops one table's state, reset drops
+// all of it.
+func TestResetForgetsState(t *testing.T) {
+	ctx := testenv.Context(t, 3*time.Minute)
+	client := testenv.DynamoDBClient(t)
+	prefix := testenv.UniqueName(t, "reset")
+	tables := fixture.Sample()
+	for i := range tables {
+		name := prefix + "-" + *tables[i].Create.TableName
+		tables[i].Create.TableName = &name
+		tables[i].Create.StreamSpecification = nil
+	}
+	if err := fixture.Load(ctx, client, tables); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "warehouse.duckdb")
+	writeConfig(t, dir, baseConfig(t, testenv.DynamoDBEndpoint(t), prefix+"*", dest))
+	if r := run(t, ctx, dir, "sync"); r.code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	stateTables := func() string {
+		db := openWarehouse(t, dest)
+		defer db.Close()
+		var s string
+		if err := db.QueryRow(`SELECT state FROM dynamodb._dynamosync_state`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	first := *tables[0].Create.TableName
+	if !strings.Contains(stateTables(), first) {
+		t.Fatalf("state does not name %s", first)
+	}
+	r := run(t, ctx, dir, "reset", "--table", first)
+	if r.code != 0 || strings.Contains(stateTables(), `"`+first+`"`) || !strings.Contains(stateTables(), *tables[1].Create.TableName) {
+		t.Fatalf("reset --table: exit %d %s%s\nstate %s", r.code, r.stdout, r.stderr, stateTables())
+	}
+	r = run(t, ctx, dir, "reset")
+	if r.code != 0 || strings.Contains(stateTables(), prefix) {
+		t.Fatalf("reset: exit %d %s%s\nstate %s", r.code, r.stdout, r.stderr, stateTables())
+	}
+}
