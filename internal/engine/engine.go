@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -118,12 +119,10 @@ func (t *tableRun) finish(err error, at time.Time) {
 	})
 }
 
-func (t *tableRun) fail(err error, at time.Time) { t.finish(err, at) }
-
 func (t *tableRun) addCapacity(c float64) {
 	for {
 		old := t.capacity.Load()
-		if t.capacity.CompareAndSwap(old, float64bits(float64frombits(old)+c)) {
+		if t.capacity.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+c)) {
 			return
 		}
 	}
@@ -175,7 +174,7 @@ func (e *Engine) Sync(ctx context.Context) (*Summary, error) {
 			Segments: r.snap.TotalSegments,
 			Resumed:  r.resumed,
 			Duration: r.finished.Sub(r.started),
-			Capacity: float64frombits(r.capacity.Load()),
+			Capacity: math.Float64frombits(r.capacity.Load()),
 			Err:      r.err,
 		})
 	}
@@ -296,7 +295,7 @@ func (e *Engine) scanTable(ctx context.Context, scanner *source.Scanner, queue c
 		})
 	}
 	if err := g.Wait(); err != nil && ctx.Err() == nil {
-		r.fail(err, e.now())
+		r.finish(err, e.now())
 		log.Error("snapshot failed", "error", err)
 	}
 }

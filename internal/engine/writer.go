@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"math"
 
 	"github.com/dynamosync/dynamosync/internal/change"
 	"github.com/dynamosync/dynamosync/internal/state"
@@ -101,6 +100,3 @@ func (w *writer) commit(ctx context.Context, msgs []pageMsg) error {
 	}
 	return nil
 }
-
-func float64bits(f float64) uint64     { return math.Float64bits(f) }
-func float64frombits(b uint64) float64 { return math.Float64frombits(b) }

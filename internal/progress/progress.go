@@ -32,7 +32,7 @@ var _ engine.Progress = (*Bars)(nil)
 
 // NewBars draws on out, which should be a terminal.
 func NewBars(ctx context.Context, out io.Writer) *Bars {
-	return &Bars{p: mpb.NewWithContext(ctx, mpb.WithOutput(out), mpb.WithWidth(32), mpb.WithRefreshRate(200*time.Millisecond)), out: out}
+	return &Bars{p: mpb.NewWithContext(ctx, mpb.WithOutput(out), mpb.WithAutoRefresh(), mpb.WithWidth(32), mpb.WithRefreshRate(200*time.Millisecond)), out: out}
 }
 
 // Table adds a bar.
