@@ -36,13 +36,28 @@ type Table struct {
 	Key []KeyAttribute
 }
 
-// TableChanges are the changes to one table in a batch.
+// TableChanges are the changes to one table in a batch. A key appears at
+// most once across Upserts and Deletes.
 type TableChanges struct {
 	Table Table
 	// Upserts replace whole rows: attributes absent from an item become NULL.
 	Upserts []Item
-	// Deletes hold the key attributes of items to mark deleted.
-	Deletes []Item
+	// Deletes mark rows deleted.
+	Deletes []Delete
+	// DeleteUnseenBefore, when set, marks deleted every live row last
+	// written before it: after a complete re-snapshot that started at that
+	// time, those are the items that no longer exist. It applies after
+	// Upserts and Deletes.
+	DeleteUnseenBefore *time.Time
+}
+
+// Delete is the removal of one item.
+type Delete struct {
+	// Key holds the item's key attributes.
+	Key Item
+	// TTLExpired is set when DynamoDB's time-to-live process removed the
+	// item, rather than a user.
+	TTLExpired bool
 }
 
 // Batch is applied by a destination in one transaction together with State.

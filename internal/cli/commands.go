@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"github.com/dynamosync/dynamosync/internal/awssession"
 	"github.com/dynamosync/dynamosync/internal/config"
@@ -44,12 +45,12 @@ func loadConfig(path string, o config.Overrides) (*config.Config, error) {
 // connect builds the DynamoDB client. awssession.New retrieves the
 // credentials (assumes the role) at once, so bad credentials fail here,
 // before anything is written.
-func connect(ctx context.Context, cfg *config.Config) (*dynamodb.Client, error) {
+func connect(ctx context.Context, cfg *config.Config) (*dynamodb.Client, *dynamodbstreams.Client, error) {
 	awsCfg, err := awssession.New(ctx, cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return awssession.DynamoDB(awsCfg, cfg), nil
+	return awssession.DynamoDB(awsCfg, cfg), awssession.Streams(awsCfg, cfg), nil
 }
 
 func optional(s string, set bool) *string {
@@ -102,7 +103,7 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	client, err := connect(ctx, cfg)
+	client, streams, err := connect(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -114,6 +115,7 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 
 	eng := &engine.Engine{
 		Client:         client,
+		Streams:        streams,
 		Destination:    dst,
 		Log:            log,
 		Selects:        cfg.Selects,
@@ -146,8 +148,8 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 
 func printSummary(w io.Writer, s *engine.Summary, total time.Duration) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "TABLE\tITEMS\tSEGMENTS\tSECONDS\tITEMS/S\tREAD UNITS\tSTATUS\t")
-	var items int64
+	fmt.Fprintln(tw, "TABLE\tSNAPSHOT ITEMS\tSEGMENTS\tUPSERTS\tDELETES\tLAG S\tSECONDS\tITEMS/S\tREAD UNITS\tSTATUS\t")
+	var items, upserts, deletes int64
 	var capacity float64
 	rows := append([]engine.TableResult(nil), s.Tables...)
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Table < rows[j].Table })
@@ -155,21 +157,33 @@ func printSummary(w io.Writer, s *engine.Summary, total time.Duration) {
 		secs := t.Duration.Seconds()
 		rate := 0.0
 		if secs > 0 {
-			rate = float64(t.Items) / secs
+			rate = float64(t.Items+t.Upserts+t.Deletes) / secs
 		}
 		status := "ok"
-		if t.Resumed {
-			status = "ok (resumed)"
-		}
-		if t.Err != nil {
+		switch {
+		case t.Err != nil:
 			status = "failed: " + oneLine(t.Err)
+		case t.Resumed:
+			status = "ok (snapshot resumed)"
+		case t.Snapshot:
+			status = "ok (snapshot)"
+		case t.Segments > 0:
+			status = "ok (stream)"
+		}
+		segments := "-"
+		if t.Snapshot {
+			segments = fmt.Sprint(t.Segments)
 		}
 		items += t.Items
+		upserts += t.Upserts
+		deletes += t.Deletes
 		capacity += t.Capacity
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.0f\t%.1f\t%s\t\n", t.Table, t.Items, t.Segments, secs, rate, t.Capacity, status)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%.1f\t%.1f\t%.0f\t%.1f\t%s\t\n", t.Table, t.Items, segments,
+			t.Upserts, t.Deletes, t.Lag.Seconds(), secs, rate, t.Capacity, status)
 	}
 	secs := total.Seconds()
-	fmt.Fprintf(tw, "TOTAL (%d tables)\t%d\t\t%.1f\t%.0f\t%.1f\t\t\n", len(rows), items, secs, float64(items)/max(secs, 0.001), capacity)
+	fmt.Fprintf(tw, "TOTAL (%d tables)\t%d\t\t%d\t%d\t\t%.1f\t%.0f\t%.1f\t\t\n", len(rows), items, upserts, deletes,
+		secs, float64(items+upserts+deletes)/max(secs, 0.001), capacity)
 	tw.Flush()
 }
 
@@ -187,7 +201,7 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	client, err := connect(ctx, cfg)
+	client, _, err := connect(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -246,7 +260,7 @@ func runSchema(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	client, err := connect(ctx, cfg)
+	client, _, err := connect(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -164,8 +164,8 @@ func writeJSON(b *strings.Builder, v any) error {
 }
 
 // readRows reads every row of a destination table, keyed by the canonical
-// text of its key columns.
-func readRows(t *testing.T, db *sql.DB, schema, dest string, cols []column) map[string][]string {
+// text of its key columns: the live rows, and the keys of deleted rows.
+func readRows(t *testing.T, db *sql.DB, schema, dest string, cols []column) (map[string][]string, map[string]bool) {
 	t.Helper()
 	exprs := make([]string, 0, len(cols)+1)
 	for _, c := range cols {
@@ -183,6 +183,7 @@ func readRows(t *testing.T, db *sql.DB, schema, dest string, cols []column) map[
 	}
 	defer rows.Close()
 	out := map[string][]string{}
+	deletedKeys := map[string]bool{}
 	for rows.Next() {
 		vals := make([]any, len(cols)+1)
 		ptrs := make([]any, len(vals))
@@ -192,9 +193,7 @@ func readRows(t *testing.T, db *sql.DB, schema, dest string, cols []column) map[
 		if err := rows.Scan(ptrs...); err != nil {
 			t.Fatal(err)
 		}
-		if deleted, _ := vals[len(cols)].(bool); deleted {
-			t.Fatalf("table %s: a live row is marked deleted", dest)
-		}
+		deleted, _ := vals[len(cols)].(bool)
 		rendered := make([]string, len(cols))
 		for i, c := range cols {
 			s, err := canonical(c.typ, vals[i])
@@ -204,15 +203,19 @@ func readRows(t *testing.T, db *sql.DB, schema, dest string, cols []column) map[
 			rendered[i] = s
 		}
 		key := keyOf(cols, rendered)
-		if _, dup := out[key]; dup {
+		if _, dup := out[key]; dup || deletedKeys[key] {
 			t.Fatalf("table %s: duplicate row for key %s", dest, key)
 		}
-		out[key] = rendered
+		if deleted {
+			deletedKeys[key] = true
+		} else {
+			out[key] = rendered
+		}
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return out, deletedKeys
 }
 
 func keyOf(cols []column, rendered []string) string {
@@ -246,8 +249,18 @@ func expectRow(cols []column, item map[string]types.AttributeValue) ([]string, e
 }
 
 // assertTableEqual compares a DynamoDB table with its destination table
-// value by value: same keys, no extra rows, every attribute equal.
+// value by value: the live rows are exactly the items, every attribute
+// equal. It returns the number of items.
 func assertTableEqual(t *testing.T, ctx context.Context, client *dynamodb.Client, db *sql.DB, schema, table string) int {
+	t.Helper()
+	n, _ := compareTable(t, ctx, client, db, schema, table, nil)
+	return n
+}
+
+// compareTable is assertTableEqual that also checks that every key in
+// deletedItems (items removed from DynamoDB) is a row marked deleted, and
+// returns the canonical keys of the deleted rows.
+func compareTable(t *testing.T, ctx context.Context, client *dynamodb.Client, db *sql.DB, schema, table string, deletedItems []map[string]types.AttributeValue) (int, map[string]bool) {
 	t.Helper()
 	items := scanAll(t, ctx, client, table)
 	dest, cols := destColumns(t, db, schema, table)
@@ -255,9 +268,18 @@ func assertTableEqual(t *testing.T, ctx context.Context, client *dynamodb.Client
 	for _, c := range cols {
 		byAttr[c.attribute] = true
 	}
-	rows := readRows(t, db, schema, dest, cols)
+	rows, deleted := readRows(t, db, schema, dest, cols)
 	if len(rows) != len(items) {
-		t.Errorf("table %s: %d items in DynamoDB, %d rows in destination", table, len(items), len(rows))
+		t.Errorf("table %s: %d items in DynamoDB, %d live rows in destination", table, len(items), len(rows))
+	}
+	for _, key := range deletedItems {
+		want, err := expectRow(cols, key)
+		if err != nil {
+			t.Fatalf("table %s: %v", table, err)
+		}
+		if k := keyOf(cols, want); !deleted[k] {
+			t.Errorf("table %s: deleted item %s is not a row marked deleted", table, k)
+		}
 	}
 	mismatches := 0
 	for _, item := range items {
@@ -287,5 +309,5 @@ func assertTableEqual(t *testing.T, ctx context.Context, client *dynamodb.Client
 			t.Fatalf("table %s: too many mismatches", table)
 		}
 	}
-	return len(items)
+	return len(items), deleted
 }

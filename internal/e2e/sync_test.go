@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,19 +87,14 @@ func TestHardFixtureExact(t *testing.T) {
 	t.Logf("requests through the proxy: %v, signed with %s", ops, reqs[0].AccessKeyID)
 }
 
-var summaryRow = regexp.MustCompile(`(?m)^\s*(\S+)\s+(\d+)\s+(\d+)\s+[\d.]+\s+\d+\s+[\d.]+\s+ok`)
+// summaryRow matches a table's line of the sync summary: table, snapshot
+// items, segments, upserts, deletes, lag, seconds, items/s, read units, status.
+var summaryRow = regexp.MustCompile(`(?m)^\s*(\S+)\s+(\d+)\s+(\S+)\s+(\d+)\s+(\d+)\s+[\d.]+\s+[\d.]+\s+\d+\s+([\d.]+)\s+ok`)
 
-// itemsRead extracts the ITEMS column of a table from a sync summary.
+// itemsRead extracts the snapshot items of a table from a sync summary.
 func itemsRead(t *testing.T, summary, table string) int {
 	t.Helper()
-	for _, m := range summaryRow.FindAllStringSubmatch(summary, -1) {
-		if m[1] == table {
-			n, _ := strconv.Atoi(m[2])
-			return n
-		}
-	}
-	t.Fatalf("table %s not in summary:\n%s", table, summary)
-	return 0
+	return summaryLine(t, summary, table).items
 }
 
 // TestResumeAfterKill kills a sync of a 200,000-item table with SIGKILL in

@@ -1,6 +1,7 @@
-// Package engine runs a sync: it plans each table from the saved state, scans
-// the tables' segments in parallel and hands their pages, through a bounded
-// queue, to a single writer that commits rows and state together.
+// Package engine runs a sync: it plans each table from the saved state,
+// snapshots tables with parallel segment scans, replays their DynamoDB
+// streams, and hands everything, through one bounded queue, to a single
+// writer that commits rows and state together.
 package engine
 
 import (
@@ -9,10 +10,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
@@ -40,9 +44,18 @@ type TableProgress interface {
 	Done(err error)
 }
 
+// Client is what the engine needs from a DynamoDB client.
+type Client interface {
+	source.CheckAPI
+	source.BatchGetAPI
+}
+
 // Engine syncs DynamoDB tables into a destination.
 type Engine struct {
-	Client      source.CheckAPI
+	Client Client
+	// Streams reads DynamoDB Streams; nil treats every table as one without
+	// a stream.
+	Streams     source.StreamAPI
 	Destination Destination
 	Log         *slog.Logger
 	Progress    Progress
@@ -53,7 +66,7 @@ type Engine struct {
 	ConsistentRead bool
 	// MaxRequests bounds DynamoDB requests in flight across all tables.
 	MaxRequests int
-	// MaxTables bounds tables scanned at once.
+	// MaxTables bounds tables synced at once.
 	MaxTables int
 	// BatchItems is the most items one destination transaction takes.
 	BatchItems int
@@ -61,13 +74,24 @@ type Engine struct {
 	Now func() time.Time
 }
 
+// Retention is how long DynamoDB Streams keeps a record. A stream position
+// older than this may have lost records.
+const Retention = 24 * time.Hour
+
 // TableResult is the outcome of one table in a sync.
 type TableResult struct {
-	Table    string
+	Table string
+	// Items counts items copied by a snapshot in this run.
 	Items    int64
 	Segments int
 	// Resumed is set when the table continued a snapshot of an earlier run.
-	Resumed  bool
+	Resumed bool
+	// Snapshot is set when the table was snapshotted in this run.
+	Snapshot bool
+	// Upserts and Deletes count changes applied from the table's stream.
+	Upserts, Deletes int64
+	// Lag is how old the newest change applied was when it was committed.
+	Lag      time.Duration
 	Duration time.Duration
 	Capacity float64
 	Err      error
@@ -93,30 +117,30 @@ func (s *Summary) Failed() []TableResult {
 // others completed.
 var ErrTablesFailed = errors.New("some tables failed")
 
+// tableRun is one table's work in a sync.
 type tableRun struct {
-	info     source.TableInfo
-	snap     *state.Snapshot // the plan: segments and where each starts
-	resumed  bool
+	info source.TableInfo
+	log  *slog.Logger
+
+	// Set by plan, read by the table's goroutine.
+	snap         *state.Snapshot // snapshot to take or resume; nil: stream only
+	resumed      bool
+	deleteUnseen bool          // mark rows the snapshot does not see as deleted
+	stream       *state.Stream // stream position to continue from (a copy)
+
 	progress TableProgress
 
 	started   time.Time
-	committed atomic.Int64
-	capacity  atomic.Uint64 // float64 bits of capacity units, added with CAS
+	committed atomic.Int64 // snapshot items committed
+	upserts   atomic.Int64
+	deletes   atomic.Int64
+	lag       atomic.Int64 // nanoseconds
+	capacity  atomic.Uint64
+	snapshots atomic.Int32
 
 	once     sync.Once
 	finished time.Time
 	err      error
-}
-
-// finish records the end of the table, once: on its last commit or its
-// failure, whichever comes first.
-func (t *tableRun) finish(err error, at time.Time) {
-	t.once.Do(func() {
-		t.err, t.finished = err, at
-		if t.progress != nil {
-			t.progress.Done(err)
-		}
-	})
 }
 
 func (t *tableRun) addCapacity(c float64) {
@@ -128,9 +152,14 @@ func (t *tableRun) addCapacity(c float64) {
 	}
 }
 
-type pageMsg struct {
-	run  *tableRun
-	page source.Page
+// finish records the end of the table, once.
+func (t *tableRun) finish(err error, at time.Time) {
+	t.once.Do(func() {
+		t.err, t.finished = err, at
+		if t.progress != nil {
+			t.progress.Done(err)
+		}
+	})
 }
 
 func (e *Engine) now() time.Time {
@@ -140,8 +169,9 @@ func (e *Engine) now() time.Time {
 	return time.Now()
 }
 
-// Sync discovers the selected tables and snapshots each into the
-// destination, resuming snapshots that an earlier run left unfinished.
+// Sync discovers the selected tables and brings each up to date: a
+// snapshot where the table has none (or its stream position is lost), then
+// the changes from its stream.
 func (e *Engine) Sync(ctx context.Context) (*Summary, error) {
 	raw, err := e.Destination.LoadState(ctx)
 	if err != nil {
@@ -166,17 +196,24 @@ func (e *Engine) Sync(ctx context.Context) (*Summary, error) {
 	}
 	for _, r := range runs {
 		if r.finished.IsZero() {
-			r.finish(fmt.Errorf("snapshot incomplete: %w", context.Cause(ctx)), e.now())
+			r.finish(fmt.Errorf("incomplete: %w", context.Cause(ctx)), e.now())
 		}
-		summary.Tables = append(summary.Tables, TableResult{
+		res := TableResult{
 			Table:    r.info.Name,
 			Items:    r.committed.Load(),
-			Segments: r.snap.TotalSegments,
 			Resumed:  r.resumed,
+			Snapshot: r.snapshots.Load() > 0,
+			Upserts:  r.upserts.Load(),
+			Deletes:  r.deletes.Load(),
+			Lag:      time.Duration(r.lag.Load()),
 			Duration: r.finished.Sub(r.started),
 			Capacity: math.Float64frombits(r.capacity.Load()),
 			Err:      r.err,
-		})
+		}
+		if t := st.Tables[r.info.Name]; t != nil && t.Snapshot != nil {
+			res.Segments = t.Snapshot.TotalSegments
+		}
+		summary.Tables = append(summary.Tables, res)
 	}
 	if f := summary.Failed(); len(f) > 0 {
 		return summary, fmt.Errorf("%d of %d tables: %w", len(f), len(summary.Tables), ErrTablesFailed)
@@ -184,46 +221,103 @@ func (e *Engine) Sync(ctx context.Context) (*Summary, error) {
 	return summary, nil
 }
 
-// plan decides, for each table, whether to resume its unfinished snapshot or
-// to start a new one, and records new snapshots in st.
+// plan decides, for each table, what this sync does: resume an unfinished
+// snapshot, read only the stream, or take a new snapshot (marking rows it
+// does not see as deleted when the table was copied before). New snapshots
+// are recorded in st before the writer starts.
 func (e *Engine) plan(st *state.State, infos []source.TableInfo) []*tableRun {
 	runs := make([]*tableRun, 0, len(infos))
+	var noStream []string
+	now := e.now()
 	for _, info := range infos {
-		r := &tableRun{info: info}
+		r := &tableRun{info: info, log: e.Log.With("table", info.Name)}
 		t := st.Table(info.Name)
-		if t.Snapshot != nil && !t.Snapshot.Done() {
-			r.resumed = true
-			e.Log.Info("resuming snapshot", "table", info.Name, "segments", t.Snapshot.TotalSegments, "items_done", t.Snapshot.Items())
-		} else {
-			n := e.TotalSegments
-			if n == 0 {
-				n = source.Segments(info.SizeBytes)
-			}
-			t.Snapshot = state.NewSnapshot(n, e.now())
+		hasStream := info.StreamARN != "" && e.Streams != nil
+		if !hasStream {
+			noStream = append(noStream, info.Name)
 		}
-		r.snap = t.Snapshot
+		// Why the saved stream position cannot be continued, if it cannot.
+		lost := ""
+		if hasStream && t.Stream != nil {
+			lost = streamLost(t.Stream, info, now)
+		}
+		switch {
+		case t.Snapshot != nil && !t.Snapshot.Done() && (!hasStream || (t.Stream != nil && lost == "")):
+			r.snap, r.resumed = t.Snapshot, true
+			r.deleteUnseen = t.Snapshot.DeleteUnseen
+			if hasStream {
+				r.stream = t.Stream.Clone()
+			}
+			r.log.Info("resuming snapshot", "segments", t.Snapshot.TotalSegments, "items_done", t.Snapshot.Items())
+		case hasStream && t.Snapshot != nil && t.Stream != nil && lost == "":
+			r.stream = t.Stream.Clone()
+		case lost != "":
+			r.log.Warn("stream position lost: taking a new snapshot and marking rows it does not see as deleted", "reason", lost)
+			r.snap = e.newSnapshot(t, info, now, true)
+			r.deleteUnseen = true
+		default:
+			if t.Stream != nil && !hasStream {
+				r.log.Warn("stream disabled: taking a new snapshot and marking rows it does not see as deleted")
+			}
+			// A table copied before is snapshotted again; rows its new
+			// snapshot does not see are items deleted since.
+			r.deleteUnseen = t.Snapshot != nil
+			r.snap = e.newSnapshot(t, info, now, r.deleteUnseen)
+		}
 		runs = append(runs, r)
 	}
+	if len(noStream) > 0 && e.Streams != nil {
+		e.Log.Warn("tables without a stream are copied in full on every sync; enable a stream (NEW_AND_OLD_IMAGES) to make their syncs incremental",
+			"tables", strings.Join(noStream, ","))
+	}
 	return runs
+}
+
+// streamLost says why a saved stream position can no longer be continued,
+// or "" when it can.
+func streamLost(s *state.Stream, info source.TableInfo, now time.Time) string {
+	switch {
+	case s.ARN != info.StreamARN:
+		return "the stream was disabled and enabled again (new stream ARN)"
+	case now.Sub(s.CheckedAt) > Retention:
+		return fmt.Sprintf("the saved stream position is %s old, past the stream's 24-hour retention", now.Sub(s.CheckedAt).Round(time.Minute))
+	}
+	return ""
+}
+
+// newSnapshot records a new snapshot of a table in its state entry and
+// drops the table's stream position (a new one is taken before the scan).
+func (e *Engine) newSnapshot(t *state.Table, info source.TableInfo, now time.Time, deleteUnseen bool) *state.Snapshot {
+	n := e.TotalSegments
+	if n == 0 {
+		n = source.Segments(info.SizeBytes)
+	}
+	snap := state.NewSnapshot(n, now)
+	snap.DeleteUnseen = deleteUnseen
+	t.Snapshot = snap
+	t.Stream = nil
+	return snap
 }
 
 func (e *Engine) run(ctx context.Context, st *state.State, runs []*tableRun) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	maxReq := max(e.MaxRequests, 1)
-	queue := make(chan pageMsg, maxReq)
+	q := &queue{ch: make(chan msg, maxReq)}
 	scanner := &source.Scanner{
 		Client:         e.Client,
 		Requests:       semaphore.NewWeighted(int64(maxReq)),
 		ConsistentRead: e.ConsistentRead,
 	}
-	// Scanners take their start keys from the plan before the writer runs:
-	// the writer then updates st's snapshots in place.
+	// Table goroutines take their start positions from the plan before the
+	// writer runs; from then on only the writer changes st.
 	starts := make([][]segmentPlan, len(runs))
 	for i, r := range runs {
-		starts[i] = pendingSegments(r.snap)
+		if r.snap != nil {
+			starts[i] = pendingSegments(r.snap)
+		}
 	}
-	w := &writer{engine: e, state: st, queue: queue}
+	w := &writer{engine: e, state: st, queue: q.ch}
 	var writerErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -239,12 +333,12 @@ func (e *Engine) run(ctx context.Context, st *state.State, runs []*tableRun) err
 	g.SetLimit(max(e.MaxTables, 1))
 	for i, r := range runs {
 		g.Go(func() error {
-			e.scanTable(ctx, scanner, queue, r, starts[i])
+			e.syncTable(ctx, scanner, q, r, starts[i])
 			return nil
 		})
 	}
 	_ = g.Wait()
-	close(queue)
+	close(q.ch)
 	wg.Wait()
 	if writerErr != nil {
 		return writerErr
@@ -252,23 +346,9 @@ func (e *Engine) run(ctx context.Context, st *state.State, runs []*tableRun) err
 	return context.Cause(ctx)
 }
 
-type segmentPlan struct {
-	segment int
-	start   state.Key
-}
-
-func pendingSegments(snap *state.Snapshot) []segmentPlan {
-	var out []segmentPlan
-	for i, seg := range snap.Segments {
-		if !seg.Done {
-			out = append(out, segmentPlan{segment: i, start: seg.LastKey})
-		}
-	}
-	return out
-}
-
-func (e *Engine) scanTable(ctx context.Context, scanner *source.Scanner, queue chan<- pageMsg, r *tableRun, segments []segmentPlan) {
-	log := e.Log.With("table", r.info.Name)
+// syncTable runs one table's plan: snapshot (if planned), then stream.
+// A lost stream position found on the way turns into a new snapshot.
+func (e *Engine) syncTable(ctx context.Context, scanner *source.Scanner, q *queue, r *tableRun, segments []segmentPlan) {
 	r.started = e.now()
 	if e.Progress != nil {
 		r.progress = e.Progress.Table(r.info.Name, r.info.ItemCount)
@@ -276,26 +356,101 @@ func (e *Engine) scanTable(ctx context.Context, scanner *source.Scanner, queue c
 			r.progress.Add(int(r.snap.Items()))
 		}
 	}
-	log.Info("snapshot started", "segments", r.snap.TotalSegments, "pending_segments", len(segments), "estimated_items", r.info.ItemCount, "size_bytes", r.info.SizeBytes)
-	tctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	g, gctx := errgroup.WithContext(tctx)
-	g.SetLimit(max(e.MaxRequests, 1))
-	for _, sp := range segments {
-		g.Go(func() error {
-			return scanner.Segment(gctx, r.info.Name, sp.segment, r.snap.TotalSegments, sp.start, func(ctx context.Context, p source.Page) error {
-				r.addCapacity(p.Capacity)
-				select {
-				case queue <- pageMsg{run: r, page: p}:
-					return nil
-				case <-ctx.Done():
-					return context.Cause(ctx)
+	hasStream := r.info.StreamARN != "" && e.Streams != nil
+	for attempt := 0; ; attempt++ {
+		if r.snap != nil {
+			if hasStream && r.stream == nil {
+				s, err := e.recordStream(ctx, r)
+				if err != nil {
+					r.finish(err, e.now())
+					return
 				}
-			})
-		})
-	}
-	if err := g.Wait(); err != nil && ctx.Err() == nil {
-		r.finish(err, e.now())
-		log.Error("snapshot failed", "error", err)
+				r.stream = s
+				if err := q.send(ctx, msg{run: r, stream: s.Clone()}); err != nil {
+					return
+				}
+			}
+			if err := e.snapshot(ctx, scanner, q, r, segments); err != nil {
+				if ctx.Err() == nil {
+					r.log.Error("snapshot failed", "error", err)
+					r.finish(err, e.now())
+				}
+				return
+			}
+		}
+		if !hasStream {
+			if err := q.send(ctx, msg{run: r, end: true}); err != nil {
+				return
+			}
+			return
+		}
+		err := e.replay(ctx, q, r)
+		var lost *streamLostError
+		if errors.As(err, &lost) && attempt == 0 {
+			r.log.Warn("stream position lost: taking a new snapshot and marking rows it does not see as deleted", "reason", lost.reason)
+			snap := state.NewSnapshot(e.segmentsFor(r.info), e.now())
+			snap.DeleteUnseen = true
+			if err := q.send(ctx, msg{run: r, snapshot: snap}); err != nil {
+				return
+			}
+			r.snap, r.stream, r.deleteUnseen = snap, nil, true
+			segments = pendingSegments(snap)
+			continue
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Error("stream failed", "error", err)
+				r.finish(err, e.now())
+			}
+			return
+		}
+		_ = q.send(ctx, msg{run: r, end: true})
+		return
 	}
 }
+
+func (e *Engine) segmentsFor(info source.TableInfo) int {
+	if e.TotalSegments > 0 {
+		return e.TotalSegments
+	}
+	return source.Segments(info.SizeBytes)
+}
+
+// recordStream takes the stream position a new snapshot starts from: every
+// shard of the stream, from its start. Replaying from there after the scan
+// misses no change made during or after it.
+func (e *Engine) recordStream(ctx context.Context, r *tableRun) (*state.Stream, error) {
+	info, err := source.DescribeShards(ctx, e.Streams, r.info.StreamARN)
+	if err != nil {
+		return nil, fmt.Errorf("record stream position: %w", err)
+	}
+	s := &state.Stream{ARN: r.info.StreamARN, Shards: map[string]*state.Shard{}, CheckedAt: e.now().UTC()}
+	for _, sh := range info.Shards {
+		s.Shards[sh.ID] = &state.Shard{Parent: sh.Parent}
+	}
+	return s, nil
+}
+
+// queue carries work to the writer.
+type queue struct{ ch chan msg }
+
+func (q *queue) send(ctx context.Context, m msg) error {
+	select {
+	case q.ch <- m:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var _ Client = (*dynamodb.Client)(nil)

@@ -23,6 +23,41 @@ type State struct {
 // Table is the position of one DynamoDB table.
 type Table struct {
 	Snapshot *Snapshot `json:"snapshot,omitempty"`
+	// Stream is the table's change stream position; nil for a table
+	// without a stream.
+	Stream *Stream `json:"stream,omitempty"`
+}
+
+// Stream is how far the changes of a table's DynamoDB stream are applied.
+type Stream struct {
+	ARN string `json:"arn"`
+	// Shards holds every shard known to the stream: the last sequence
+	// number applied from it, or done once it is closed and fully applied.
+	Shards map[string]*Shard `json:"shards"`
+	// CheckedAt is when the stream was last read up to its end (or its
+	// position recorded): a position older than the stream's 24-hour
+	// retention may have lost records.
+	CheckedAt time.Time `json:"checked_at"`
+}
+
+// Clone returns a deep copy.
+func (s *Stream) Clone() *Stream {
+	c := *s
+	c.Shards = make(map[string]*Shard, len(s.Shards))
+	for id, sh := range s.Shards {
+		cp := *sh
+		c.Shards[id] = &cp
+	}
+	return &c
+}
+
+// Shard is the position in one stream shard.
+type Shard struct {
+	Parent string `json:"parent,omitempty"`
+	// Seq is the sequence number of the last record applied; empty means
+	// from the shard's start.
+	Seq  string `json:"seq,omitempty"`
+	Done bool   `json:"done,omitempty"`
 }
 
 // Snapshot is a parallel scan of a table, in progress or completed.
@@ -31,6 +66,10 @@ type Snapshot struct {
 	CompletedAt   *time.Time `json:"completed_at,omitempty"`
 	TotalSegments int        `json:"total_segments"`
 	Segments      []Segment  `json:"segments"`
+	// DeleteUnseen is set when the destination may hold rows of items that
+	// no longer exist: once the snapshot completes, rows it did not write
+	// are marked deleted.
+	DeleteUnseen bool `json:"delete_unseen,omitempty"`
 }
 
 // Segment is the position of one scan segment.
@@ -88,6 +127,9 @@ func (s *State) Clone() *State {
 	c := &State{Version: s.Version, Tables: make(map[string]*Table, len(s.Tables))}
 	for name, t := range s.Tables {
 		ct := &Table{}
+		if t.Stream != nil {
+			ct.Stream = t.Stream.Clone()
+		}
 		if t.Snapshot != nil {
 			snap := *t.Snapshot
 			snap.Segments = append([]Segment(nil), t.Snapshot.Segments...)
@@ -152,6 +194,16 @@ func (s *State) validate() error {
 		t := s.Tables[name]
 		if t == nil {
 			return fmt.Errorf("state: table %q: empty entry", name)
+		}
+		if st := t.Stream; st != nil {
+			if st.ARN == "" {
+				return fmt.Errorf("state: table %q: stream without an ARN", name)
+			}
+			for id, sh := range st.Shards {
+				if sh == nil || id == "" {
+					return fmt.Errorf("state: table %q: empty stream shard entry", name)
+				}
+			}
 		}
 		snap := t.Snapshot
 		if snap == nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -14,10 +15,12 @@ import (
 	"github.com/dynamosync/dynamosync/internal/value"
 )
 
-// Apply writes a batch and its state in one transaction: tables are created
-// and widened as the batch needs, upserts and deletes are applied, and the
-// state row is replaced (left as is when b.State is nil). If any step fails
-// nothing of the batch is kept. Apply must not be called concurrently.
+// Apply writes a batch and its state in one transaction: tables are created,
+// widened and given missing system columns as the batch needs; then each
+// TableChanges, in batch order, has its upserts, its deletes and its
+// DeleteUnseenBefore applied; and the state row is replaced (left as is when
+// b.State is nil). If any step fails nothing of the batch is kept. Apply must
+// not be called concurrently.
 //
 // Upserts into a table are first written as plain inserts, much faster than
 // replacing rows in a large table; if a key already exists the batch is
@@ -27,7 +30,7 @@ func (d *Destination) Apply(ctx context.Context, b *change.Batch) error {
 	if b == nil {
 		return errors.New("apply batch: nil batch")
 	}
-	if b.SyncedAt.IsZero() && b.Len() > 0 {
+	if b.SyncedAt.IsZero() && writesRows(b) {
 		return errors.New("apply batch: SyncedAt is not set")
 	}
 	for {
@@ -39,6 +42,17 @@ func (d *Destination) Apply(ctx context.Context, b *change.Batch) error {
 		d.log.Debug("keys already present: replacing rows", "table", c.table, "err", c.err)
 		d.replace[c.table] = true
 	}
+}
+
+// writesRows reports whether b may write rows: it has changes or a
+// DeleteUnseenBefore.
+func writesRows(b *change.Batch) bool {
+	for _, tc := range b.Tables {
+		if len(tc.Upserts) > 0 || len(tc.Deletes) > 0 || tc.DeleteUnseenBefore != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // conflictError reports that plain inserts into a table met existing keys.
@@ -119,6 +133,13 @@ func (d *Destination) apply(ctx context.Context, tx *sql.Tx, b *change.Batch) (m
 		if err := d.delete(ctx, t, tc.Deletes, synced); err != nil {
 			return nil, fmt.Errorf("table %q: delete: %w", t.source, err)
 		}
+		if tc.DeleteUnseenBefore != nil {
+			n, err := d.deleteUnseen(ctx, tx, t, timestampLiteral(*tc.DeleteUnseenBefore), synced)
+			if err != nil {
+				return nil, fmt.Errorf("table %q: delete rows unseen since %s: %w", t.source, tc.DeleteUnseenBefore.UTC().Format(time.RFC3339Nano), err)
+			}
+			d.log.Info("deleted rows unseen by the snapshot", "table", t.source, "before", tc.DeleteUnseenBefore.UTC(), "rows", n)
+		}
 	}
 
 	if b.State != nil {
@@ -147,7 +168,7 @@ func (d *Destination) evolve(ctx context.Context, tx *sql.Tx, changes []*change.
 	cur := d.tables[src.Name]
 	var t *table
 	if cur == nil {
-		t = &table{source: src.Name, byAttr: make(map[string]int)}
+		t = &table{source: src.Name, byAttr: make(map[string]int), ttl: true}
 		for _, k := range src.Key {
 			typ, err := value.KeyType(string(k.Type))
 			if err != nil {
@@ -165,6 +186,15 @@ func (d *Destination) evolve(ctx context.Context, tx *sql.Tx, changes []*change.
 			return nil, false, fmt.Errorf("key %s differs from the destination table's key %s", keyNames(src.Key), colAttrs(keys))
 		}
 		t = cur.clone()
+	}
+	// A table written before ttlColumn existed gets it first, so that the
+	// statements below see the table as this version creates it.
+	upgraded := false
+	if !t.ttl {
+		if err := d.addTTLColumn(ctx, tx, t); err != nil {
+			return nil, false, err
+		}
+		upgraded = true
 	}
 
 	seen, err := batchTypes(src.Key, changes)
@@ -203,6 +233,9 @@ func (d *Destination) evolve(ctx context.Context, tx *sql.Tx, changes []*change.
 		}
 	}
 	if len(widened) == 0 && len(added) == 0 {
+		if upgraded {
+			return t, true, nil
+		}
 		return cur, false, nil
 	}
 	if rebuild {
@@ -250,12 +283,12 @@ func batchTypes(key []change.KeyAttribute, changes []*change.TableChanges) (map[
 				}
 			}
 		}
-		for _, item := range tc.Deletes {
-			if err := checkKey(key, item); err != nil {
+		for _, del := range tc.Deletes {
+			if err := checkKey(key, del.Key); err != nil {
 				return nil, err
 			}
 			for _, k := range key {
-				if err := join(k.Name, item[k.Name]); err != nil {
+				if err := join(k.Name, del.Key[k.Name]); err != nil {
 					return nil, err
 				}
 			}
@@ -356,7 +389,7 @@ func createSQL(schema, name string, cols []column) (string, error) {
 		}
 		b.WriteString(", ")
 	}
-	b.WriteString(ident(syncedColumn) + " TIMESTAMPTZ, " + ident(deletedColumn) + " BOOLEAN")
+	b.WriteString(ident(syncedColumn) + " TIMESTAMPTZ, " + ident(deletedColumn) + " BOOLEAN, " + ident(ttlColumn) + " BOOLEAN")
 	b.WriteString(", PRIMARY KEY (" + strings.Join(keys, ", ") + "))")
 	return b.String(), nil
 }
@@ -413,8 +446,8 @@ func (d *Destination) rebuild(ctx context.Context, tx *sql.Tx, old []column, t *
 	if _, err := tx.ExecContext(ctx, stmt); err != nil {
 		return fmt.Errorf("rebuild: create: %w", err)
 	}
-	names := make([]string, 0, len(old)+2)
-	exprs := make([]string, 0, len(old)+2)
+	names := make([]string, 0, len(old)+len(systemColumns))
+	exprs := make([]string, 0, len(old)+len(systemColumns))
 	for i, c := range old {
 		expr, err := convert(ident(c.name), c.typ, t.cols[i].typ)
 		if err != nil {
@@ -423,7 +456,7 @@ func (d *Destination) rebuild(ctx context.Context, tx *sql.Tx, old []column, t *
 		names = append(names, ident(c.name))
 		exprs = append(exprs, expr)
 	}
-	for _, c := range []string{syncedColumn, deletedColumn} {
+	for _, c := range systemColumns {
 		names = append(names, ident(c))
 		exprs = append(exprs, ident(c))
 	}
@@ -444,6 +477,76 @@ func (d *Destination) rebuild(ctx context.Context, tx *sql.Tx, old []column, t *
 				"from", old[i].typ.String(), "to", t.cols[i].typ.String(), "rebuilt", true)
 		}
 	}
+	return nil
+}
+
+// addTTLColumn makes sure t's table has the system column ttlColumn, which
+// tables written before it existed lack: it adds the column, false in every
+// row. An attribute column holding that name, compared folded, is first
+// renamed with the first free suffix, as a new attribute of that name would
+// be. It sets t.ttl.
+func (d *Destination) addTTLColumn(ctx context.Context, tx *sql.Tx, t *table) error {
+	rows, err := tx.QueryContext(ctx, "SELECT column_name FROM information_schema.columns"+
+		" WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?", d.schema, t.name)
+	if err != nil {
+		return fmt.Errorf("list columns: %w", err)
+	}
+	taken := make(map[string]bool)
+	for _, name := range systemColumns {
+		taken[fold(name)] = true
+	}
+	present := false
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("list columns: %w", err)
+		}
+		taken[fold(name)] = true
+		present = present || fold(name) == fold(ttlColumn)
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("list columns: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list columns: %w", err)
+	}
+
+	name := ident(d.schema) + "." + ident(t.name)
+	rename := -1
+	for i, c := range t.cols {
+		if fold(c.name) == fold(ttlColumn) {
+			rename = i
+		}
+	}
+	if present && rename < 0 {
+		t.ttl = true // the system column is there
+		return nil
+	}
+	if rename >= 0 {
+		c := &t.cols[rename]
+		to := freeName(c.name, taken)
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+name+" RENAME COLUMN "+ident(c.name)+" TO "+ident(to)); err != nil {
+			return fmt.Errorf("rename column %q from %q to %q: %w", c.attr, c.name, to, err)
+		}
+		d.log.Info("renamed column to free a system column name", "table", t.source, "attribute", c.attr, "from", c.name, "to", to)
+		c.name = to
+		if err := d.saveColumns(ctx, tx, t, []int{rename}); err != nil {
+			return err
+		}
+	}
+	// The default fills the rows already present; dropping it leaves the
+	// column as a new table has it.
+	for _, stmt := range []string{
+		"ALTER TABLE " + name + " ADD COLUMN " + ident(ttlColumn) + " BOOLEAN DEFAULT false",
+		"ALTER TABLE " + name + " ALTER COLUMN " + ident(ttlColumn) + " DROP DEFAULT",
+	} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("add system column %s: %w", ttlColumn, err)
+		}
+	}
+	d.log.Info("added system column", "table", t.source, "column", ttlColumn)
+	t.ttl = true
 	return nil
 }
 

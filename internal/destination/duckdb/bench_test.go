@@ -37,9 +37,10 @@ func benchItem(k int) change.Item {
 
 // BenchmarkApply applies batches of 2,000 items of about 500 bytes each.
 // "insert" writes new keys, as a snapshot does; "replace" rewrites keys
-// already present, as change capture does.
+// already present, as change capture does; "delete" deletes keys already
+// present, every other one by TTL.
 func BenchmarkApply(b *testing.B) {
-	for _, mode := range []string{"insert", "replace"} {
+	for _, mode := range []string{"insert", "replace", "delete"} {
 		b.Run(mode, func(b *testing.B) {
 			ctx := context.Background()
 			d, err := Open(ctx, filepath.Join(b.TempDir(), "bench.duckdb"), testSchema, nil)
@@ -52,19 +53,33 @@ func BenchmarkApply(b *testing.B) {
 				items := make([]change.Item, benchBatch)
 				for j := range items {
 					k := i*benchBatch + j
-					if mode == "replace" {
+					if mode != "insert" {
 						k %= 10 * benchBatch
 					}
 					items[j] = benchItem(k)
 				}
 				bt := upserts(tab, items...)
+				if mode == "delete" {
+					bt.Tables[0].Upserts = nil
+					for j, item := range items {
+						bt.Tables[0].Deletes = append(bt.Tables[0].Deletes,
+							change.Delete{Key: change.Item{"id": item["id"]}, TTLExpired: j%2 == 0})
+					}
+				}
 				bt.State = []byte(`{"segment":` + strconv.Itoa(i) + `}`)
 				return bt
 			}
-			// Create the table first; "replace" starts with 10 batches of keys.
-			if mode == "replace" {
+			// Create the table first; "replace" and "delete" start with 10
+			// batches of keys.
+			if mode != "insert" {
 				for i := range 10 {
-					apply(b, d, batch(i))
+					bt := batch(i)
+					bt.Tables[0].Deletes = nil
+					bt.Tables[0].Upserts = make([]change.Item, benchBatch)
+					for j := range benchBatch {
+						bt.Tables[0].Upserts[j] = benchItem(i*benchBatch + j)
+					}
+					apply(b, d, bt)
 				}
 			} else {
 				apply(b, d, upserts(tab, benchItem(1<<40)))

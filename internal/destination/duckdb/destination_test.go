@@ -138,7 +138,7 @@ func TestValues(t *testing.T) {
 				t.Errorf("column type = %s, want %s", got, tt.wantType)
 			}
 			equal(t, "DuckDB types", columnTypes(t, d, "T"), []string{
-				"id VARCHAR", "v " + tt.wantSQL, "_fivetran_synced TIMESTAMP WITH TIME ZONE", "_fivetran_deleted BOOLEAN",
+				"id VARCHAR", "v " + tt.wantSQL, "_fivetran_synced TIMESTAMP WITH TIME ZONE", "_fivetran_deleted BOOLEAN", "_dynamosync_ttl_expired BOOLEAN",
 			})
 			equal(t, "rows", dump(t, d, "T"), []string{"id=k v=" + tt.want + " deleted=false"})
 
@@ -183,7 +183,7 @@ func TestDeletes(t *testing.T) {
 		{
 			name: "existing and unknown keys",
 			batches: []*change.Batch{seed, {SyncedAt: later, Tables: []change.TableChanges{{
-				Table: tab, Deletes: []change.Item{{"id": s("a")}, {"id": s("c")}, {"id": s("c")}},
+				Table: tab, Deletes: []change.Delete{del(change.Item{"id": s("a")}), del(change.Item{"id": s("c")}), del(change.Item{"id": s("c")})},
 			}}}},
 			want: []string{
 				"id=a v=1 deleted=true synced",
@@ -195,7 +195,7 @@ func TestDeletes(t *testing.T) {
 			name: "upsert after delete revives",
 			batches: []*change.Batch{
 				seed,
-				{SyncedAt: later, Tables: []change.TableChanges{{Table: tab, Deletes: []change.Item{{"id": s("a")}}}}},
+				{SyncedAt: later, Tables: []change.TableChanges{{Table: tab, Deletes: []change.Delete{del(change.Item{"id": s("a")})}}}},
 				upserts(tab, change.Item{"id": s("a"), "v": n("3")}),
 			},
 			want: []string{"id=a v=3 deleted=false", "id=b v=2 deleted=false"},
@@ -205,30 +205,74 @@ func TestDeletes(t *testing.T) {
 			batches: []*change.Batch{{SyncedAt: t0, Tables: []change.TableChanges{{
 				Table:   tab,
 				Upserts: []change.Item{{"id": s("a"), "v": n("1")}},
-				Deletes: []change.Item{{"id": s("a")}},
+				Deletes: []change.Delete{del(change.Item{"id": s("a")})},
 			}}}},
 			want: []string{"id=a v=1 deleted=true"},
 		},
 		{
 			name: "changes apply in batch order",
 			batches: []*change.Batch{{SyncedAt: t0, Tables: []change.TableChanges{
-				{Table: tab, Deletes: []change.Item{{"id": s("a")}}},
+				{Table: tab, Deletes: []change.Delete{del(change.Item{"id": s("a")})}},
 				{Table: tab, Upserts: []change.Item{{"id": s("a"), "v": n("1")}}},
 			}}},
 			want: []string{"id=a v=1 deleted=false"},
 		},
 		{
+			name: "TTL deletes of existing and unknown keys",
+			batches: []*change.Batch{seed, {SyncedAt: later, Tables: []change.TableChanges{{
+				Table: tab, Deletes: []change.Delete{ttlDel(change.Item{"id": s("a")}), ttlDel(change.Item{"id": s("c")}), del(change.Item{"id": s("b")})},
+			}}}},
+			want: []string{
+				"id=a v=1 deleted=true ttl synced",
+				"id=b v=2 deleted=true synced",
+				"id=c v=NULL deleted=true ttl synced",
+			},
+		},
+		{
+			name: "last delete of a key in a batch gives the flag",
+			batches: []*change.Batch{seed, {SyncedAt: t0, Tables: []change.TableChanges{
+				{Table: tab, Deletes: []change.Delete{ttlDel(change.Item{"id": s("a")}), del(change.Item{"id": s("b")}), del(change.Item{"id": s("a")})}},
+				{Table: tab, Deletes: []change.Delete{ttlDel(change.Item{"id": s("b")})}},
+			}}},
+			want: []string{"id=a v=1 deleted=true", "id=b v=2 deleted=true ttl"},
+		},
+		{
+			name: "delete after TTL delete clears the flag",
+			batches: []*change.Batch{
+				seed,
+				{SyncedAt: t0, Tables: []change.TableChanges{{Table: tab, Deletes: []change.Delete{ttlDel(change.Item{"id": s("a")}), ttlDel(change.Item{"id": s("b")})}}}},
+				{SyncedAt: later, Tables: []change.TableChanges{{Table: tab, Deletes: []change.Delete{del(change.Item{"id": s("a")})}}}},
+			},
+			want: []string{"id=a v=1 deleted=true synced", "id=b v=2 deleted=true ttl"},
+		},
+		{
+			name: "upsert after TTL delete revives",
+			batches: []*change.Batch{
+				seed,
+				{SyncedAt: later, Tables: []change.TableChanges{{Table: tab, Deletes: []change.Delete{ttlDel(change.Item{"id": s("a")})}}}},
+				upserts(tab, change.Item{"id": s("a"), "v": n("3")}),
+			},
+			want: []string{"id=a v=3 deleted=false", "id=b v=2 deleted=false"},
+		},
+		{
+			name: "delete-only batch creates the table",
+			batches: []*change.Batch{{SyncedAt: t0, Tables: []change.TableChanges{{
+				Table: tab, Deletes: []change.Delete{ttlDel(change.Item{"id": s("x")})},
+			}}}},
+			want: []string{"id=x deleted=true ttl"},
+		},
+		{
 			name: "compound key",
 			batches: []*change.Batch{
 				upserts(compound, change.Item{"pk": s("p"), "sk": n("1"), "v": s("x")}, change.Item{"pk": s("p"), "sk": n("2"), "v": s("y")}),
-				{SyncedAt: later, Tables: []change.TableChanges{{Table: compound, Deletes: []change.Item{
-					{"pk": s("p"), "sk": n("2")}, {"pk": s("q"), "sk": n("2.5")},
+				{SyncedAt: later, Tables: []change.TableChanges{{Table: compound, Deletes: []change.Delete{
+					del(change.Item{"pk": s("p"), "sk": n("2")}), ttlDel(change.Item{"pk": s("q"), "sk": n("2.5")}),
 				}}}},
 			},
 			want: []string{
 				"pk=p sk=1 v=x deleted=false",
 				"pk=p sk=2 v=y deleted=true synced",
-				"pk=q sk=2.5 v=NULL deleted=true synced",
+				"pk=q sk=2.5 v=NULL deleted=true ttl synced",
 			},
 		},
 	}
@@ -301,6 +345,7 @@ func TestFailedBatch(t *testing.T) {
 	ctx := context.Background()
 	bad := object(map[string]types.AttributeValue{"x": n("not a number")}) // fails only when encoded
 	good := keyS("Good")
+	later := t0.Add(time.Hour)
 	tests := []struct {
 		name  string
 		batch *change.Batch
@@ -312,7 +357,7 @@ func TestFailedBatch(t *testing.T) {
 		}}},
 		{"bad value in a delete", &change.Batch{SyncedAt: t0, State: []byte("2"), Tables: []change.TableChanges{
 			{Table: good, Upserts: []change.Item{{"id": s("b"), "v": n("1.5")}}},
-			{Table: good, Deletes: []change.Item{{"id": n("1")}}},
+			{Table: good, Deletes: []change.Delete{del(change.Item{"id": n("1")})}},
 		}}},
 		{"missing key", &change.Batch{SyncedAt: t0, State: []byte("2"), Tables: []change.TableChanges{
 			{Table: good, Upserts: []change.Item{{"id": s("b"), "v": n("1.5")}, {"v": n("1")}}},
@@ -322,6 +367,16 @@ func TestFailedBatch(t *testing.T) {
 		}}},
 		{"no SyncedAt", &change.Batch{State: []byte("2"), Tables: []change.TableChanges{
 			{Table: good, Upserts: []change.Item{{"id": s("b")}}},
+		}}},
+		{"no SyncedAt with DeleteUnseenBefore", &change.Batch{State: []byte("2"), Tables: []change.TableChanges{
+			{Table: good, DeleteUnseenBefore: &later},
+		}}},
+		{"DeleteUnseenBefore then bad value", &change.Batch{SyncedAt: later, State: []byte("2"), Tables: []change.TableChanges{
+			{Table: good, DeleteUnseenBefore: &later},
+			{Table: keyS("New"), Upserts: []change.Item{{"id": s("y"), "m": bad}}},
+		}}},
+		{"DeleteUnseenBefore then bad state", &change.Batch{SyncedAt: later, State: []byte{0xff}, Tables: []change.TableChanges{
+			{Table: good, Deletes: []change.Delete{ttlDel(change.Item{"id": s("z")})}, DeleteUnseenBefore: &later},
 		}}},
 	}
 	for _, tt := range tests {
@@ -355,7 +410,7 @@ func TestFailedBatch(t *testing.T) {
 					t.Errorf("TableName(New) error = %v, want ErrUnknownTable", err)
 				}
 				equal(t, "Good DuckDB types", columnTypes(t, d, "Good"), []string{
-					"id VARCHAR", wantV, "_fivetran_synced TIMESTAMP WITH TIME ZONE", "_fivetran_deleted BOOLEAN",
+					"id VARCHAR", wantV, "_fivetran_synced TIMESTAMP WITH TIME ZONE", "_fivetran_deleted BOOLEAN", "_dynamosync_ttl_expired BOOLEAN",
 				})
 				equal(t, "New DuckDB types", columnTypes(t, d, "New"), nil)
 			}

@@ -20,15 +20,20 @@
 //
 // Columns. Key attributes come first, in key order (hash, then range), then
 // the other attributes in order of first appearance; attributes first seen
-// in the same batch are ordered by name. Two system columns follow:
-// _fivetran_synced TIMESTAMPTZ (the batch's SyncedAt) and _fivetran_deleted
-// BOOLEAN. A column is named exactly as its attribute, except that a name
-// equal, ignoring case, to a column already in the table or to a system
-// column gets the first free suffix _2, _3, ...: attribute
-// "_fivetran_synced" becomes column "_fivetran_synced_2". Columns added to an
-// existing table are physically placed after the system columns; the
-// metadata ordinal keeps the attribute order. The primary key is the key
-// attributes.
+// in the same batch are ordered by name. Three system columns follow:
+// _fivetran_synced TIMESTAMPTZ (the batch's SyncedAt), _fivetran_deleted
+// BOOLEAN and _dynamosync_ttl_expired BOOLEAN (see Deletes). A column is
+// named exactly as its attribute, except that a name equal, ignoring case, to
+// a column already in the table or to a system column gets the first free
+// suffix _2, _3, ...: attribute "_fivetran_synced" becomes column
+// "_fivetran_synced_2". Columns added to an existing table are physically
+// placed after the system columns; the metadata ordinal keeps the attribute
+// order. The primary key is the key attributes.
+//
+// A table written before _dynamosync_ttl_expired existed gets it, false in
+// every row, in the first batch that names the table: an attribute column
+// holding that name (ignoring case) is first renamed with the first free
+// suffix, then the column is added at the end of the table.
 //
 // Types. Each column has a value.Type, widened batch by batch with
 // value.Join over every value it receives, mapped to DuckDB as:
@@ -61,13 +66,22 @@
 // does not depend on the order in which its column widened.)
 //
 // Upserts replace whole rows: an attribute absent from the item is NULL, and
-// _fivetran_deleted is false. Within one batch the last upsert of a key wins.
+// _fivetran_deleted and _dynamosync_ttl_expired are false. Within one batch
+// the last upsert of a key wins.
 //
 // Deletes are soft: the row keeps its columns and gets _fivetran_deleted =
-// true and _fivetran_synced = SyncedAt; a key never seen gets a row holding
-// only the key, deleted. Each TableChanges of a batch is applied in batch
-// order, its upserts before its deletes, so a key both upserted and deleted
-// in one TableChanges ends deleted. Producers put a key in at most one of the
+// true, _fivetran_synced = SyncedAt and _dynamosync_ttl_expired = the
+// delete's TTLExpired (true when DynamoDB's time-to-live removed the item);
+// a key never seen gets a row holding only the key, deleted. Within one batch
+// the last delete of a key wins. A set DeleteUnseenBefore T then marks
+// deleted, with _fivetran_synced = SyncedAt and _dynamosync_ttl_expired =
+// false, every row with _fivetran_deleted false and _fivetran_synced < T
+// (compared at microsecond precision): after a re-snapshot that started at
+// T, whose batches rewrote every item still present, those rows are items
+// that no longer exist; rows already deleted keep their values. Each
+// TableChanges of a batch is applied in batch order: its upserts, then its
+// deletes, then its DeleteUnseenBefore; so a key both upserted and deleted in
+// one TableChanges ends deleted. Producers put a key in at most one of the
 // two lists of a TableChanges.
 //
 // Metadata. The name and type mapping lives in the same schema:

@@ -80,6 +80,12 @@ func upserts(tab change.Table, items ...change.Item) *change.Batch {
 	return &change.Batch{Tables: []change.TableChanges{{Table: tab, Upserts: items}}, SyncedAt: t0}
 }
 
+// del is a delete of the item with key attributes key, not by TTL.
+func del(key change.Item) change.Delete { return change.Delete{Key: key} }
+
+// ttlDel is a delete by TTL of the item with key attributes key.
+func ttlDel(key change.Item) change.Delete { return change.Delete{Key: key, TTLExpired: true} }
+
 func apply(t testing.TB, d *Destination, b *change.Batch) {
 	t.Helper()
 	if err := d.Apply(context.Background(), b); err != nil {
@@ -105,7 +111,8 @@ func textExpr(col string, typ value.Type) string {
 
 // dump returns the rows of a DynamoDB table's destination table ordered by
 // key, each as "attr=text ..." in column order ("attr=NULL" for NULL) with
-// the deleted flag last, and "synced" when _fivetran_synced is not t0.
+// the deleted flag last, then " ttl" when _dynamosync_ttl_expired is true
+// (" ttl=NULL" when NULL) and " synced" when _fivetran_synced is not t0.
 func dump(t testing.TB, d *Destination, source string) []string {
 	t.Helper()
 	ctx := context.Background()
@@ -125,9 +132,10 @@ func dump(t testing.TB, d *Destination, source string) []string {
 			order = append(order, ident(c.Name))
 		}
 	}
-	exprs = append(exprs, "'deleted=' || CAST("+ident(deletedColumn)+" AS VARCHAR)",
-		"CASE WHEN "+ident(syncedColumn)+" = "+timestampLiteral(t0)+" THEN '' ELSE ' synced' END")
-	query := "SELECT concat_ws(' ', " + strings.Join(exprs[:len(exprs)-1], ", ") + ") || " + exprs[len(exprs)-1] +
+	exprs = append(exprs, "'deleted=' || CAST("+ident(deletedColumn)+" AS VARCHAR)")
+	flags := "CASE WHEN " + ident(ttlColumn) + " IS NULL THEN ' ttl=NULL' WHEN " + ident(ttlColumn) + " THEN ' ttl' ELSE '' END" +
+		" || CASE WHEN " + ident(syncedColumn) + " = " + timestampLiteral(t0) + " THEN '' ELSE ' synced' END"
+	query := "SELECT concat_ws(' ', " + strings.Join(exprs, ", ") + ") || " + flags +
 		" FROM " + ident(testSchema) + "." + ident(name) + " ORDER BY " + strings.Join(order, ", ")
 	rows, err := d.conn.QueryContext(ctx, query)
 	if err != nil {

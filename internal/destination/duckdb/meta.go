@@ -26,11 +26,15 @@ type table struct {
 	name   string   // destination table name
 	cols   []column // key columns in key order, then the others by ordinal
 	byAttr map[string]int
+	// ttl is set once the table is known to have the system column
+	// ttlColumn, which tables written before it existed lack until their
+	// first batch adds it.
+	ttl bool
 }
 
 // clone returns a copy of t that can be changed without affecting t.
 func (t *table) clone() *table {
-	c := &table{source: t.source, name: t.name, cols: slices.Clone(t.cols), byAttr: make(map[string]int, len(t.byAttr))}
+	c := &table{source: t.source, name: t.name, cols: slices.Clone(t.cols), byAttr: make(map[string]int, len(t.byAttr)), ttl: t.ttl}
 	for k, v := range t.byAttr {
 		c.byAttr[k] = v
 	}
@@ -49,9 +53,10 @@ func (t *table) keys() []column {
 // add appends a column for attribute attr, named after attr with the first
 // free suffix.
 func (t *table) add(attr string, typ value.Type, key bool) {
-	taken := make(map[string]bool, len(t.cols)+2)
-	taken[fold(syncedColumn)] = true
-	taken[fold(deletedColumn)] = true
+	taken := make(map[string]bool, len(t.cols)+len(systemColumns))
+	for _, name := range systemColumns {
+		taken[fold(name)] = true
+	}
 	for _, c := range t.cols {
 		taken[fold(c.name)] = true
 	}

@@ -117,10 +117,12 @@ func TestColumnNames(t *testing.T) {
 			name: "system column names",
 			key:  []change.KeyAttribute{{Name: "_fivetran_deleted", Type: change.KeyString}},
 			batches: []change.Item{
-				{"_fivetran_deleted": s("a"), "_fivetran_synced": n("1"), "_Fivetran_Synced_2": n("2"), "_fivetran_deleted_2": n("3")},
+				{"_fivetran_deleted": s("a"), "_fivetran_synced": n("1"), "_Fivetran_Synced_2": n("2"), "_fivetran_deleted_2": n("3"),
+					"_DynamoSync_TTL_Expired": n("4")},
 			},
 			want: []Column{
 				{"_fivetran_deleted", "_fivetran_deleted_2", value.TypeString, true},
+				{"_DynamoSync_TTL_Expired", "_DynamoSync_TTL_Expired_2", value.TypeInt, false},
 				{"_Fivetran_Synced_2", "_Fivetran_Synced_2", value.TypeInt, false},
 				{"_fivetran_deleted_2", "_fivetran_deleted_2_2", value.TypeInt, false},
 				{"_fivetran_synced", "_fivetran_synced_3", value.TypeInt, false},

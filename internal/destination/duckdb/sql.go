@@ -13,7 +13,12 @@ import (
 const (
 	syncedColumn  = "_fivetran_synced"
 	deletedColumn = "_fivetran_deleted"
+	ttlColumn     = "_dynamosync_ttl_expired"
 )
+
+// systemColumns are the system columns in table order; no attribute column
+// is given their names.
+var systemColumns = []string{syncedColumn, deletedColumn, ttlColumn}
 
 // Metadata tables, and the name a table is rebuilt under.
 const (

@@ -2,6 +2,7 @@ package duckdb
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -36,42 +37,88 @@ var stagedInfos = sync.OnceValues(func() (map[string]duckdb.TypeInfo, error) {
 	return infos, nil
 })
 
-// rows holds the encoded values of a table's items for a subset of its
-// columns, one row per distinct key.
+// rows holds values to hand to DuckDB, one row per distinct key: the first
+// nkeys columns hold the key.
 type rows struct {
-	cols   []int          // indexes into table.cols of the staged columns; keys first
-	values []driver.Value // len(cols) values per row
+	types  []string       // staged type of each column, a key of stagedInfos
+	nkeys  int            // number of key columns
+	values []driver.Value // len(types) values per row
 	byKey  map[string]int // row index by encoded key
 	key    []byte         // scratch for the encoded key
+}
+
+func newRows(types []string, nkeys, capacity int) *rows {
+	return &rows{types: types, nkeys: nkeys, values: make([]driver.Value, 0, capacity*len(types)),
+		byKey: make(map[string]int, capacity)}
+}
+
+// put adds a copy of row, replacing the row of the same key if any.
+func (r *rows) put(row []driver.Value) {
+	key := r.encodeKey(row[:r.nkeys])
+	if i, ok := r.byKey[key]; ok {
+		copy(r.values[i*len(r.types):], row)
+		return
+	}
+	r.byKey[key] = r.len()
+	r.values = append(r.values, row...)
+}
+
+// encodeValues encodes the values of item for the columns at indexes cols
+// into row: NULL where item lacks the attribute.
+func encodeValues(t *table, cols []int, item change.Item, row []driver.Value) error {
+	for j, ci := range cols {
+		c := t.cols[ci]
+		av, ok := item[c.attr]
+		if !ok {
+			row[j] = nil
+			continue
+		}
+		v, err := value.Encode(av, c.typ)
+		if err != nil {
+			return fmt.Errorf("attribute %q: %w", c.attr, err)
+		}
+		row[j] = v
+	}
+	return nil
 }
 
 // encode encodes items into rows of the columns at indexes cols (keys first,
 // as in t), the last item of a key replacing earlier ones.
 func encode(t *table, cols []int, items []change.Item) (*rows, error) {
-	r := &rows{cols: cols, values: make([]driver.Value, 0, len(items)*len(cols)), byKey: make(map[string]int, len(items))}
-	nkeys := len(t.keys())
+	types := make([]string, len(cols))
+	for j, ci := range cols {
+		types[j] = stagedType(t.cols[ci].typ)
+	}
+	r := newRows(types, len(t.keys()), len(items))
 	row := make([]driver.Value, len(cols))
 	for _, item := range items {
-		for j, ci := range cols {
-			c := t.cols[ci]
-			av, ok := item[c.attr]
-			if !ok {
-				row[j] = nil
-				continue
-			}
-			v, err := value.Encode(av, c.typ)
-			if err != nil {
-				return nil, fmt.Errorf("attribute %q: %w", c.attr, err)
-			}
-			row[j] = v
+		if err := encodeValues(t, cols, item, row); err != nil {
+			return nil, err
 		}
-		key := r.encodeKey(row[:nkeys])
-		if i, ok := r.byKey[key]; ok {
-			copy(r.values[i*len(cols):], row)
-			continue
+		r.put(row)
+	}
+	return r, nil
+}
+
+// encodeDeletes encodes deletes into rows of the key columns followed by
+// the TTLExpired flag, the last delete of a key replacing earlier ones.
+func encodeDeletes(t *table, dels []change.Delete) (*rows, error) {
+	nkeys := len(t.keys())
+	cols := make([]int, nkeys)
+	types := make([]string, nkeys+1)
+	for i := range cols {
+		cols[i] = i
+		types[i] = stagedType(t.cols[i].typ)
+	}
+	types[nkeys] = "BOOLEAN"
+	r := newRows(types, nkeys, len(dels))
+	row := make([]driver.Value, nkeys+1)
+	for _, del := range dels {
+		if err := encodeValues(t, cols, del.Key, row); err != nil {
+			return nil, err
 		}
-		r.byKey[key] = len(r.values) / max(1, len(cols))
-		r.values = append(r.values, row...)
+		row[nkeys] = del.TTLExpired
+		r.put(row)
 	}
 	return r, nil
 }
@@ -102,10 +149,10 @@ func (r *rows) encodeKey(vals []driver.Value) string {
 
 // len is the number of rows.
 func (r *rows) len() int {
-	if len(r.cols) == 0 {
+	if len(r.types) == 0 {
 		return 0
 	}
-	return len(r.values) / len(r.cols)
+	return len(r.values) / len(r.types)
 }
 
 // upsert replaces the rows of items, whole: columns of attributes an item
@@ -150,39 +197,36 @@ func (d *Destination) upsert(ctx context.Context, t *table, items []change.Item,
 			exprs = append(exprs, "NULL")
 		}
 	}
-	names = append(names, ident(syncedColumn), ident(deletedColumn))
-	exprs = append(exprs, synced, "false")
+	names = append(names, ident(syncedColumn), ident(deletedColumn), ident(ttlColumn))
+	exprs = append(exprs, synced, "false", "false")
 	verb := "INSERT INTO "
 	if replace {
 		verb = "INSERT OR REPLACE INTO "
 	}
 	query := verb + ident(d.schema) + "." + ident(t.name) + " (" + strings.Join(names, ", ") +
 		") SELECT " + strings.Join(exprs, ", ") + " FROM " + batchTable
-	err = d.write(ctx, t, r, query)
+	err = d.write(ctx, r, query)
 	if err != nil && !replace {
 		return &conflictError{table: t.source, err: err}
 	}
 	return err
 }
 
-// delete marks the rows of the keys of items deleted, creating rows holding
-// only the key for keys not present.
-func (d *Destination) delete(ctx context.Context, t *table, items []change.Item, synced string) error {
-	if len(items) == 0 {
+// delete marks the rows of the keys of dels deleted, setting ttlColumn to
+// each delete's TTLExpired, and creates rows holding only the key for keys
+// not present: one statement for all of them.
+func (d *Destination) delete(ctx context.Context, t *table, dels []change.Delete, synced string) error {
+	if len(dels) == 0 {
 		return nil
 	}
-	keys := t.keys()
-	cols := make([]int, len(keys))
-	for i := range cols {
-		cols[i] = i
-	}
-	r, err := encode(t, cols, items)
+	r, err := encodeDeletes(t, dels)
 	if err != nil {
 		return err
 	}
 
-	names := make([]string, 0, len(keys)+2)
-	exprs := make([]string, 0, len(keys)+2)
+	keys := t.keys()
+	names := make([]string, 0, len(keys)+3)
+	exprs := make([]string, 0, len(keys)+3)
 	for j, c := range keys {
 		expr, err := fromStaged(stagedColumn(j), c.typ)
 		if err != nil {
@@ -192,28 +236,41 @@ func (d *Destination) delete(ctx context.Context, t *table, items []change.Item,
 		exprs = append(exprs, expr)
 	}
 	keyList := strings.Join(names, ", ")
-	names = append(names, ident(syncedColumn), ident(deletedColumn))
-	exprs = append(exprs, synced, "true")
+	names = append(names, ident(syncedColumn), ident(deletedColumn), ident(ttlColumn))
+	exprs = append(exprs, synced, "true", stagedColumn(len(keys)))
 	query := "INSERT INTO " + ident(d.schema) + "." + ident(t.name) + " (" + strings.Join(names, ", ") +
 		") SELECT " + strings.Join(exprs, ", ") + " FROM " + batchTable +
 		" ON CONFLICT (" + keyList + ") DO UPDATE SET " + ident(deletedColumn) + " = true, " +
-		ident(syncedColumn) + " = EXCLUDED." + ident(syncedColumn)
-	return d.write(ctx, t, r, query)
+		ident(syncedColumn) + " = EXCLUDED." + ident(syncedColumn) + ", " +
+		ident(ttlColumn) + " = EXCLUDED." + ident(ttlColumn)
+	return d.write(ctx, r, query)
+}
+
+// deleteUnseen marks deleted, not by TTL, every live row of t last written
+// before the time literal before.
+func (d *Destination) deleteUnseen(ctx context.Context, tx *sql.Tx, t *table, before, synced string) (int64, error) {
+	res, err := tx.ExecContext(ctx, "UPDATE "+ident(d.schema)+"."+ident(t.name)+" SET "+
+		ident(deletedColumn)+" = true, "+ident(syncedColumn)+" = "+synced+", "+ident(ttlColumn)+" = false"+
+		" WHERE NOT "+ident(deletedColumn)+" AND "+ident(syncedColumn)+" < "+before)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 func stagedColumn(j int) string { return "c" + strconv.Itoa(j) }
 
 // write hands rows to DuckDB through an appender that runs query over them
 // (as table batchTable) on the connection, inside the open transaction.
-func (d *Destination) write(ctx context.Context, t *table, r *rows, query string) error {
+func (d *Destination) write(ctx context.Context, r *rows, query string) error {
 	infos, err := stagedInfos()
 	if err != nil {
 		return err
 	}
-	colTypes := make([]duckdb.TypeInfo, len(r.cols))
-	colNames := make([]string, len(r.cols))
-	for j, ci := range r.cols {
-		colTypes[j] = infos[stagedType(t.cols[ci].typ)]
+	colTypes := make([]duckdb.TypeInfo, len(r.types))
+	colNames := make([]string, len(r.types))
+	for j, typ := range r.types {
+		colTypes[j] = infos[typ]
 		colNames[j] = stagedColumn(j)
 	}
 	if err := ctx.Err(); err != nil {
@@ -229,7 +286,7 @@ func (d *Destination) write(ctx context.Context, t *table, r *rows, query string
 		if err != nil {
 			return err
 		}
-		n := len(r.cols)
+		n := len(r.types)
 		for i := range r.len() {
 			if err := a.AppendRow(r.values[i*n : (i+1)*n]...); err != nil {
 				return errors.Join(err, a.Close())

@@ -3,6 +3,7 @@ package dynamodb
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/smithy-go"
 )
@@ -56,4 +57,81 @@ func Classify(err error, op, table string) error {
 		return &NotFoundError{Table: table, Err: err}
 	}
 	return err
+}
+
+// TrimmedError is a stream position that can no longer be read: the records
+// after it were trimmed from the stream (DynamoDB keeps them 24 hours), or
+// no shard iterator can be created from the saved sequence number. Changes
+// may have been missed: the table must be snapshotted again.
+type TrimmedError struct {
+	StreamARN string
+	Shard     string
+	// After is the position that could not be read: the last sequence
+	// number applied; "" for the start of the shard.
+	After string
+	// Reason says what was found, for people.
+	Reason string
+	Err    error
+}
+
+func (e *TrimmedError) Error() string {
+	pos := "start"
+	if e.After != "" {
+		pos = "position after " + e.After
+	}
+	msg := fmt.Sprintf("stream of table %s: shard %s: %s can no longer be read: %s", streamTable(e.StreamARN), e.Shard, pos, e.Reason)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *TrimmedError) Unwrap() error { return e.Err }
+
+// GoneError is a stream or shard that does not exist (any more): the
+// stream was deleted or replaced, or the shard was trimmed away. The table
+// must be snapshotted again.
+type GoneError struct {
+	StreamARN string
+	// Shard is the shard that was asked for; "" when the stream itself is gone.
+	Shard string
+	Err   error
+}
+
+func (e *GoneError) Error() string {
+	what := "stream " + e.StreamARN
+	if e.Shard != "" {
+		what = fmt.Sprintf("shard %s of stream %s", e.Shard, e.StreamARN)
+	}
+	msg := fmt.Sprintf("table %s: %s not found", streamTable(e.StreamARN), what)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *GoneError) Unwrap() error { return e.Err }
+
+// StreamLost reports whether err means a table's stream position cannot be
+// continued (a TrimmedError or GoneError), so the table must be
+// snapshotted again.
+func StreamLost(err error) bool {
+	var t *TrimmedError
+	var g *GoneError
+	return errors.As(err, &t) || errors.As(err, &g)
+}
+
+// streamTable returns the table name of a stream ARN
+// ("arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL"), or the ARN
+// itself when it is not of that form.
+func streamTable(arn string) string {
+	i := strings.Index(arn, ":table/")
+	if i < 0 {
+		return arn
+	}
+	name := arn[i+len(":table/"):]
+	if j := strings.Index(name, "/stream/"); j >= 0 {
+		name = name[:j]
+	}
+	return name
 }

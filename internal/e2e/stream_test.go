@@ -1,0 +1,191 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynamosync/dynamosync/internal/testenv"
+)
+
+type item = map[string]types.AttributeValue
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func n(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
+
+// streamTable is a table with a stream for the change workload.
+type streamTable struct {
+	name     string
+	view     types.StreamViewType
+	hasRange bool
+}
+
+func (st streamTable) key(id string, i int) item {
+	k := item{"id": s(id)}
+	if st.hasRange {
+		k["n"] = n(fmt.Sprint(i % 7))
+	}
+	return k
+}
+
+func createStreamTable(t *testing.T, ctx context.Context, client *dynamodb.Client, st streamTable) {
+	t.Helper()
+	in := &dynamodb.CreateTableInput{
+		TableName:            aws.String(st.name),
+		BillingMode:          types.BillingModePayPerRequest,
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+		StreamSpecification:  &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: st.view},
+	}
+	if st.hasRange {
+		in.KeySchema = append(in.KeySchema, types.KeySchemaElement{AttributeName: aws.String("n"), KeyType: types.KeyTypeRange})
+		in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String("n"), AttributeType: types.ScalarAttributeTypeN})
+	}
+	if _, err := client.CreateTable(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		it := st.key(fmt.Sprintf("item-%03d", i), i)
+		it["score"] = n(fmt.Sprintf("%d.%d", i, i%10))
+		it["extra"] = s(strings.Repeat("x", i))
+		it["nested"] = &types.AttributeValueMemberM{Value: item{"a": n("1E+100"), "l": &types.AttributeValueMemberL{Value: []types.AttributeValue{s("q"), &types.AttributeValueMemberBOOL{Value: true}}}}}
+		put(t, ctx, client, st.name, it)
+	}
+}
+
+func put(t *testing.T, ctx context.Context, client *dynamodb.Client, table string, it item) {
+	t.Helper()
+	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: it}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func del(t *testing.T, ctx context.Context, client *dynamodb.Client, table string, key item) {
+	t.Helper()
+	if _, err := client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: key}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// changeWorkload inserts, updates (adding and removing attributes and
+// changing an attribute's type) and deletes items, and returns the keys of
+// the items it deleted.
+func changeWorkload(t *testing.T, ctx context.Context, client *dynamodb.Client, st streamTable, round int) []item {
+	t.Helper()
+	var deleted []item
+	for i := range 30 {
+		it := st.key(fmt.Sprintf("r%d-new-%02d", round, i), i)
+		it["score"] = n(fmt.Sprint(i * 1000))
+		it[fmt.Sprintf("round %d attr", round)] = &types.AttributeValueMemberSS{Value: []string{"a", fmt.Sprint(i)}}
+		put(t, ctx, client, st.name, it)
+	}
+	for i := 10*round - 10; i < 10*round+10; i++ {
+		key := st.key(fmt.Sprintf("item-%03d", i), i)
+		_, err := client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(st.name),
+			Key:                       key,
+			UpdateExpression:          aws.String("SET score = :s, #added = :a REMOVE extra"),
+			ExpressionAttributeNames:  map[string]string{"#added": fmt.Sprintf("added_%d", round)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":s": s(fmt.Sprintf("high-%d", i)), ":a": n("12345678901234567890123456789.5")},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 50 + 10*round; i < 55+10*round; i++ {
+		key := st.key(fmt.Sprintf("item-%03d", i), i)
+		del(t, ctx, client, st.name, key)
+		deleted = append(deleted, key)
+	}
+	// Created and deleted between two syncs, and deleted then re-created.
+	for i := range 3 {
+		id := fmt.Sprintf("r%d-gone-%d", round, i)
+		it := st.key(id, i)
+		it["v"] = s("short-lived")
+		put(t, ctx, client, st.name, it)
+		del(t, ctx, client, st.name, st.key(id, i))
+		deleted = append(deleted, st.key(id, i))
+	}
+	back := st.key("item-099", 99)
+	del(t, ctx, client, st.name, back)
+	back["score"] = n("-0.000001")
+	put(t, ctx, client, st.name, back)
+	return deleted
+}
+
+// TestChangeCaptureBetweenSyncs: a sync after changes applies only the
+// stream, for every stream view type, and the result is exact with
+// deletes as rows marked deleted.
+func TestChangeCaptureBetweenSyncs(t *testing.T) {
+	ctx := testenv.Context(t, 5*time.Minute)
+	client := testenv.DynamoDBClient(t)
+	prefix := testenv.UniqueName(t, "cdc")
+	tables := []streamTable{
+		{name: prefix + ".new-and-old", view: types.StreamViewTypeNewAndOldImages},
+		{name: prefix + ".new", view: types.StreamViewTypeNewImage, hasRange: true},
+		{name: prefix + ".keys-only", view: types.StreamViewTypeKeysOnly},
+		{name: prefix + ".old", view: types.StreamViewTypeOldImage, hasRange: true},
+	}
+	for _, st := range tables {
+		createStreamTable(t, ctx, client, st)
+	}
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "warehouse.duckdb")
+	writeConfig(t, dir, baseConfig(t, testenv.DynamoDBEndpoint(t), prefix+"*", dest))
+	r := run(t, ctx, dir, "sync")
+	if r.code != 0 {
+		t.Fatalf("first sync: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	deleted := map[string][]item{}
+	for round := 1; round <= 2; round++ {
+		for _, st := range tables {
+			deleted[st.name] = append(deleted[st.name], changeWorkload(t, ctx, client, st, round)...)
+		}
+		r = run(t, ctx, dir, "sync")
+		if r.code != 0 {
+			t.Fatalf("sync after round %d: exit %d\n%s\n%s", round, r.code, r.stdout, r.stderr)
+		}
+		t.Logf("round %d summary:\n%s", round, r.stdout)
+		for _, st := range tables {
+			row := summaryLine(t, r.stdout, st.name)
+			if row.items != 0 || row.segments != "-" || row.upserts == 0 || row.deletes == 0 || row.readUnits != 0 {
+				t.Fatalf("table %s: want a stream-only sync with no scan, got %+v", st.name, row)
+			}
+		}
+		db := openWarehouse(t, dest)
+		for _, st := range tables {
+			compareTable(t, ctx, client, db, "dynamodb", st.name, deleted[st.name])
+		}
+		db.Close()
+	}
+}
+
+type summaryFields struct {
+	items, upserts, deletes int
+	segments                string
+	readUnits               float64
+}
+
+func summaryLine(t *testing.T, summary, table string) summaryFields {
+	t.Helper()
+	for _, m := range summaryRow.FindAllStringSubmatch(summary, -1) {
+		if m[1] == table {
+			var f summaryFields
+			fmt.Sscan(m[2], &f.items)
+			f.segments = m[3]
+			fmt.Sscan(m[4], &f.upserts)
+			fmt.Sscan(m[5], &f.deletes)
+			fmt.Sscan(m[6], &f.readUnits)
+			return f
+		}
+	}
+	t.Fatalf("table %s not in summary:\n%s", table, summary)
+	return summaryFields{}
+}
