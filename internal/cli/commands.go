@@ -68,11 +68,24 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 	schema := fs.String("schema", "", "destination schema (overrides SCHEMA)")
 	tables := fs.String("tables", "", "comma-separated table names or globs (overrides TABLES)")
 	progressMode := fs.String("progress", "auto", "progress display: auto (bars on a terminal, else log lines), bars, log or none")
+	follow := fs.Bool("follow", false, "after catching up keep reading the streams (and new tables) until interrupted (SIGINT/SIGTERM), then commit and stop")
+	commitInterval := fs.Duration("commit-interval", time.Second, "with --follow, the longest time changes wait before they are committed")
+	commitChanges := fs.Int("commit-changes", 20000, "the most items or changes committed in one transaction")
+	discoverInterval := fs.Duration("discover-interval", time.Minute, "with --follow, how often to look for new tables")
 	if err := parse(fs, env.Stdout, args); err != nil {
 		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *commitInterval < 0 || *commitInterval > time.Hour {
+		return &usageError{msg: fmt.Sprintf("--commit-interval: must be from 0 to 1h, got %s", *commitInterval)}
+	}
+	if *discoverInterval < time.Second {
+		return &usageError{msg: fmt.Sprintf("--discover-interval: must be at least 1s, got %s", *discoverInterval)}
+	}
+	if *commitChanges < 1 || *commitChanges > 1000000 {
+		return &usageError{msg: fmt.Sprintf("--commit-changes: must be from 1 to 1000000, got %d", *commitChanges)}
+	}
 	switch *progressMode {
 	case "auto", "bars", "log", "none":
 	default:
@@ -123,6 +136,14 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 		ConsistentRead: cfg.ConsistentRead,
 		MaxRequests:    cfg.MaxParallelRequests,
 		MaxTables:      cfg.MaxParallelTables,
+		BatchItems:     *commitChanges,
+		Follow:         *follow,
+		FlushInterval:  *commitInterval,
+
+		DiscoverInterval: *discoverInterval,
+	}
+	if *follow {
+		log.Info("following streams until interrupted", "commit_interval", commitInterval.String())
 	}
 	var logProgress *progress.Log
 	switch mode {

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/dynamosync/dynamosync/internal/change"
@@ -50,6 +49,18 @@ type Client interface {
 	source.BatchGetAPI
 }
 
+// Metrics observes a sync as it goes; see package metrics.
+type Metrics interface {
+	// SnapshotItems counts items committed by a table's snapshot.
+	SnapshotItems(table string, n int)
+	// Changes counts stream changes committed for a table.
+	Changes(table string, upserts, deletes int)
+	// Lag is how old the newest committed change of a table was.
+	Lag(table string, lag time.Duration)
+	// TableError counts a table that failed.
+	TableError(table string)
+}
+
 // Engine syncs DynamoDB tables into a destination.
 type Engine struct {
 	Client Client
@@ -59,6 +70,8 @@ type Engine struct {
 	Destination Destination
 	Log         *slog.Logger
 	Progress    Progress
+	// Metrics, when set, is told of every commit and failure.
+	Metrics Metrics
 	// Selects filters table names; nil selects all.
 	Selects func(string) bool
 	// TotalSegments fixes the segments of new snapshots; 0 chooses from size.
@@ -70,6 +83,18 @@ type Engine struct {
 	MaxTables int
 	// BatchItems is the most items one destination transaction takes.
 	BatchItems int
+	// Follow keeps reading the streams after catching up, picking up new
+	// shards and new tables, until the context ends.
+	Follow bool
+	// FlushInterval is how long the writer gathers changes before it
+	// commits (with Follow; 0 commits as soon as the queue is empty).
+	FlushInterval time.Duration
+	// DescribeInterval is how often a followed stream is checked for new
+	// shards; 0 means 10 s.
+	DescribeInterval time.Duration
+	// DiscoverInterval is how often Follow looks for new tables; 0 means
+	// one minute.
+	DiscoverInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -129,6 +154,7 @@ type tableRun struct {
 	stream       *state.Stream // stream position to continue from (a copy)
 
 	progress TableProgress
+	metrics  Metrics
 
 	started   time.Time
 	committed atomic.Int64 // snapshot items committed
@@ -158,6 +184,9 @@ func (t *tableRun) finish(err error, at time.Time) {
 		t.err, t.finished = err, at
 		if t.progress != nil {
 			t.progress.Done(err)
+		}
+		if err != nil && t.metrics != nil {
+			t.metrics.TableError(t.info.Name)
 		}
 	})
 }
@@ -191,12 +220,14 @@ func (e *Engine) Sync(ctx context.Context) (*Summary, error) {
 		summary.Tables = append(summary.Tables, TableResult{Table: f.Table, Err: f.Err})
 	}
 	runs := e.plan(st, infos)
-	if err := e.run(ctx, st, runs); err != nil {
-		return nil, err
-	}
+	runs, runErr := e.run(ctx, st, runs)
 	for _, r := range runs {
 		if r.finished.IsZero() {
-			r.finish(fmt.Errorf("incomplete: %w", context.Cause(ctx)), e.now())
+			if e.Follow && runErr == nil {
+				r.finish(nil, e.now()) // stopped following
+			} else {
+				r.finish(fmt.Errorf("incomplete: %w", context.Cause(ctx)), e.now())
+			}
 		}
 		res := TableResult{
 			Table:    r.info.Name,
@@ -215,6 +246,9 @@ func (e *Engine) Sync(ctx context.Context) (*Summary, error) {
 		}
 		summary.Tables = append(summary.Tables, res)
 	}
+	if runErr != nil {
+		return summary, runErr
+	}
 	if f := summary.Failed(); len(f) > 0 {
 		return summary, fmt.Errorf("%d of %d tables: %w", len(f), len(summary.Tables), ErrTablesFailed)
 	}
@@ -230,7 +264,7 @@ func (e *Engine) plan(st *state.State, infos []source.TableInfo) []*tableRun {
 	var noStream []string
 	now := e.now()
 	for _, info := range infos {
-		r := &tableRun{info: info, log: e.Log.With("table", info.Name)}
+		r := &tableRun{info: info, log: e.Log.With("table", info.Name), metrics: e.Metrics}
 		t := st.Table(info.Name)
 		hasStream := info.StreamARN != "" && e.Streams != nil
 		if !hasStream {
@@ -299,7 +333,10 @@ func (e *Engine) newSnapshot(t *state.Table, info source.TableInfo, now time.Tim
 	return snap
 }
 
-func (e *Engine) run(ctx context.Context, st *state.State, runs []*tableRun) error {
+// run syncs the planned tables (and, with Follow, tables that appear
+// later) and returns every table run. Snapshots run at most MaxTables at a
+// time; streams are read concurrently.
+func (e *Engine) run(ctx context.Context, st *state.State, runs []*tableRun) ([]*tableRun, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	maxReq := max(e.MaxRequests, 1)
@@ -309,6 +346,7 @@ func (e *Engine) run(ctx context.Context, st *state.State, runs []*tableRun) err
 		Requests:       semaphore.NewWeighted(int64(maxReq)),
 		ConsistentRead: e.ConsistentRead,
 	}
+	snapshots := semaphore.NewWeighted(int64(max(e.MaxTables, 1)))
 	// Table goroutines take their start positions from the plan before the
 	// writer runs; from then on only the writer changes st.
 	starts := make([][]segmentPlan, len(runs))
@@ -329,26 +367,94 @@ func (e *Engine) run(ctx context.Context, st *state.State, runs []*tableRun) err
 		}
 	}()
 
-	g := new(errgroup.Group)
-	g.SetLimit(max(e.MaxTables, 1))
-	for i, r := range runs {
-		g.Go(func() error {
-			e.syncTable(ctx, scanner, q, r, starts[i])
-			return nil
-		})
+	var tables sync.WaitGroup
+	var mu sync.Mutex // guards runs after the start
+	start := func(r *tableRun, segments []segmentPlan) {
+		tables.Add(1)
+		go func() {
+			defer tables.Done()
+			e.syncTable(ctx, scanner, snapshots, q, r, segments)
+		}()
 	}
-	_ = g.Wait()
+	for i, r := range runs {
+		start(r, starts[i])
+	}
+	if e.Follow {
+		known := map[string]bool{}
+		for _, r := range runs {
+			known[r.info.Name] = true
+		}
+		tables.Add(1)
+		go func() {
+			defer tables.Done()
+			e.discoverNew(ctx, q, known, func(r *tableRun) {
+				mu.Lock()
+				runs = append(runs, r)
+				mu.Unlock()
+				start(r, pendingSegments(r.snap))
+			})
+		}()
+	}
+	tables.Wait()
 	close(q.ch)
 	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
 	if writerErr != nil {
-		return writerErr
+		return runs, writerErr
 	}
-	return context.Cause(ctx)
+	if e.Follow {
+		return runs, nil // stopped following: everything read is committed
+	}
+	return runs, context.Cause(ctx)
+}
+
+// discoverNew looks for new tables every DiscoverInterval until ctx ends
+// and starts a snapshot (then the stream) of each.
+func (e *Engine) discoverNew(ctx context.Context, q *queue, known map[string]bool, startTable func(*tableRun)) {
+	every := e.DiscoverInterval
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		infos, failed, err := source.Discover(ctx, e.Client, e.Selects, max(e.MaxRequests, 1))
+		if err != nil {
+			if ctx.Err() == nil {
+				e.Log.Warn("looking for new tables failed", "error", err)
+			}
+			continue
+		}
+		for _, f := range failed {
+			if !known[f.Table] {
+				e.Log.Warn("new table cannot be described", "table", f.Table, "error", f.Err)
+			}
+		}
+		for _, info := range infos {
+			if known[info.Name] {
+				continue
+			}
+			known[info.Name] = true
+			r := &tableRun{info: info, log: e.Log.With("table", info.Name), metrics: e.Metrics}
+			r.snap = state.NewSnapshot(e.segmentsFor(info), e.now())
+			r.log.Info("new table found")
+			if err := q.send(ctx, msg{run: r, snapshot: r.snap}); err != nil {
+				return
+			}
+			startTable(r)
+		}
+	}
 }
 
 // syncTable runs one table's plan: snapshot (if planned), then stream.
 // A lost stream position found on the way turns into a new snapshot.
-func (e *Engine) syncTable(ctx context.Context, scanner *source.Scanner, q *queue, r *tableRun, segments []segmentPlan) {
+func (e *Engine) syncTable(ctx context.Context, scanner *source.Scanner, snapshots *semaphore.Weighted, q *queue, r *tableRun, segments []segmentPlan) {
 	r.started = e.now()
 	if e.Progress != nil {
 		r.progress = e.Progress.Table(r.info.Name, r.info.ItemCount)
@@ -370,7 +476,12 @@ func (e *Engine) syncTable(ctx context.Context, scanner *source.Scanner, q *queu
 					return
 				}
 			}
-			if err := e.snapshot(ctx, scanner, q, r, segments); err != nil {
+			if err := snapshots.Acquire(ctx, 1); err != nil {
+				return
+			}
+			err := e.snapshot(ctx, scanner, q, r, segments)
+			snapshots.Release(1)
+			if err != nil {
 				if ctx.Err() == nil {
 					r.log.Error("snapshot failed", "error", err)
 					r.finish(err, e.now())

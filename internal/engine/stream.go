@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"golang.org/x/sync/errgroup"
 
 	source "github.com/dynamosync/dynamosync/internal/source/dynamodb"
 )
@@ -23,8 +21,10 @@ type streamLostError struct {
 func (e *streamLostError) Error() string { return e.reason }
 func (e *streamLostError) Unwrap() error { return e.err }
 
-// replay applies the table's stream from r.stream up to its end: shard by
-// shard, a parent fully before its children, each shard in sequence order.
+// replay applies the table's stream from r.stream: shard by shard, a
+// parent fully before its children, each shard in sequence order. Without
+// Follow it returns once every shard is read to its end; with Follow it
+// keeps reading, picking up new shards, until ctx ends.
 func (e *Engine) replay(ctx context.Context, q *queue, r *tableRun) error {
 	pos := r.stream
 	done := map[string]bool{}
@@ -33,75 +33,126 @@ func (e *Engine) replay(ctx context.Context, q *queue, r *tableRun) error {
 			done[id] = true
 		}
 	}
-	caughtUp := map[string]bool{}
-	var mu sync.Mutex // guards done and caughtUp
-	var shards []source.Shard
+	// Shards being read, and (without Follow) open shards read to their end.
+	busy := map[string]bool{}
+	type result struct {
+		shard    source.Shard
+		finished bool
+		err      error
+	}
+	results := make(chan result)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	running := 0
+	// stop cancels the readers and waits for them.
+	stop := func() {
+		cancel()
+		for ; running > 0; running-- {
+			<-results
+		}
+	}
+	var tick <-chan time.Time
+	if e.Follow {
+		t := time.NewTicker(e.describeEvery())
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
-		info, err := source.DescribeShards(ctx, e.Streams, pos.ARN)
+		info, err := source.DescribeShards(rctx, e.Streams, pos.ARN)
 		if err != nil {
+			stop()
+			if ctx.Err() != nil {
+				return nil
+			}
 			return classifyStream(err)
 		}
-		shards = info.Shards
 		present := map[string]bool{}
-		for _, sh := range shards {
+		for _, sh := range info.Shards {
 			present[sh.ID] = true
 		}
 		// A shard we were reading that the stream no longer lists was
 		// trimmed with records we never applied.
 		for _, id := range sortedKeys(pos.Shards) {
-			if sh := pos.Shards[id]; !sh.Done && !present[id] {
+			if sh := pos.Shards[id]; !done[id] && !sh.Done && !present[id] {
+				stop()
 				return &streamLostError{reason: fmt.Sprintf("shard %s was trimmed from the stream before it was fully read", id)}
 			}
 		}
-		mu.Lock()
-		ready := source.ReadyShards(shards, func(id string) bool { return done[id] || caughtUp[id] })
-		mu.Unlock()
-		if len(ready) == 0 {
-			break
-		}
-		g, gctx := errgroup.WithContext(ctx)
-		for _, sh := range ready {
+		for _, sh := range source.ReadyShards(info.Shards, func(id string) bool { return done[id] }) {
+			if busy[sh.ID] {
+				continue
+			}
+			busy[sh.ID] = true
+			running++
 			after := ""
 			if p := pos.Shards[sh.ID]; p != nil {
 				after = p.Seq
 			}
-			g.Go(func() error {
-				reader := &source.ShardReader{Client: e.Streams, StreamARN: pos.ARN, Shard: sh, After: after}
-				err := reader.Read(gctx, func(ctx context.Context, page []source.Change, last string) error {
+			go func() {
+				reader := &source.ShardReader{Client: e.Streams, StreamARN: pos.ARN, Shard: sh, After: after, Follow: e.Follow}
+				err := reader.Read(rctx, func(ctx context.Context, page []source.Change, last string) error {
 					changes, err := e.resolve(ctx, r, page)
 					if err != nil {
 						return err
 					}
 					return q.send(ctx, msg{run: r, shard: sh, changes: changes, last: last})
 				})
-				if err != nil {
-					return err
-				}
-				finished := reader.Finished()
+				finished := err == nil && reader.Finished()
 				if finished {
-					if err := q.send(gctx, msg{run: r, shard: sh, shardDone: true}); err != nil {
-						return err
-					}
+					err = q.send(rctx, msg{run: r, shard: sh, shardDone: true})
 				}
-				mu.Lock()
-				defer mu.Unlock()
-				if finished {
-					done[sh.ID] = true
-				} else {
-					caughtUp[sh.ID] = true
-				}
-				return nil
-			})
+				results <- result{shard: sh, finished: finished, err: err}
+			}()
 		}
-		if err := g.Wait(); err != nil {
-			return classifyStream(err)
+		if running == 0 {
+			break
+		}
+		select {
+		case res := <-results:
+			running--
+			if res.err != nil {
+				stop()
+				if ctx.Err() != nil {
+					return nil
+				}
+				return classifyStream(res.err)
+			}
+			if res.finished {
+				done[res.shard.ID] = true
+				delete(busy, res.shard.ID)
+			}
+			// An open shard read to its end stays busy: this run is done
+			// with it.
+		case <-tick:
+			if err := q.send(ctx, msg{run: r, checked: shardIDs(info.Shards)}); err != nil {
+				stop()
+				return nil
+			}
+		case <-ctx.Done():
+			stop()
+			return nil
 		}
 	}
+	info, err := source.DescribeShards(ctx, e.Streams, pos.ARN)
+	if err != nil {
+		return classifyStream(err)
+	}
+	return q.send(ctx, msg{run: r, checked: shardIDs(info.Shards)})
+}
+
+func shardIDs(shards []source.Shard) []string {
 	ids := make([]string, len(shards))
 	for i, sh := range shards {
 		ids[i] = sh.ID
 	}
-	return q.send(ctx, msg{run: r, checked: ids})
+	return ids
+}
+
+func (e *Engine) describeEvery() time.Duration {
+	if e.DescribeInterval > 0 {
+		return e.DescribeInterval
+	}
+	return 10 * time.Second
 }
 
 // classifyStream turns the reader's "position lost" errors into a

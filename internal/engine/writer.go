@@ -50,10 +50,18 @@ type writer struct {
 	queue  <-chan msg
 }
 
+// loop commits what the queue brings until it is closed. Commits run
+// under a context that ignores cancellation, so what was queued before a
+// shutdown is still committed with its state.
 func (w *writer) loop(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx)
 	limit := w.engine.BatchItems
 	if limit <= 0 {
 		limit = defaultBatchItems
+	}
+	var flush time.Duration
+	if w.engine.Follow {
+		flush = w.engine.FlushInterval
 	}
 	for {
 		first, ok := <-w.queue
@@ -62,21 +70,49 @@ func (w *writer) loop(ctx context.Context) error {
 		}
 		msgs := []msg{first}
 		items := first.items()
-	drain:
+		var deadline <-chan time.Time
+		var timer *time.Timer
+		if flush > 0 {
+			timer = time.NewTimer(flush)
+			deadline = timer.C
+		}
+		closed := false
+	gather:
 		for items < limit {
+			if deadline == nil {
+				select {
+				case m, ok := <-w.queue:
+					if !ok {
+						closed = true
+						break gather
+					}
+					msgs = append(msgs, m)
+					items += m.items()
+				default:
+					break gather
+				}
+				continue
+			}
 			select {
 			case m, ok := <-w.queue:
 				if !ok {
-					break drain
+					closed = true
+					break gather
 				}
 				msgs = append(msgs, m)
 				items += m.items()
-			default:
-				break drain
+			case <-deadline:
+				break gather
 			}
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 		if err := w.commit(ctx, msgs); err != nil {
 			return err
+		}
+		if closed {
+			return nil
 		}
 	}
 }
@@ -150,11 +186,15 @@ func (w *writer) commit(ctx context.Context, msgs []msg) error {
 	if err := w.engine.Destination.Apply(ctx, batch); err != nil {
 		return fmt.Errorf("write batch of %d changes: %w", batch.Len(), err)
 	}
+	metrics := w.engine.Metrics
 	for _, m := range msgs {
 		if n := pageLen(m.page); n > 0 {
 			m.run.committed.Add(int64(n))
 			if m.run.progress != nil {
 				m.run.progress.Add(n)
+			}
+			if metrics != nil {
+				metrics.SnapshotItems(m.run.info.Name, n)
 			}
 		}
 	}
@@ -164,6 +204,10 @@ func (w *writer) commit(ctx context.Context, msgs []msg) error {
 		r.deletes.Add(p.dels)
 		if p.ups+p.dels > 0 {
 			r.lag.Store(int64(p.lag))
+			if metrics != nil {
+				metrics.Changes(r.info.Name, int(p.ups), int(p.dels))
+				metrics.Lag(r.info.Name, p.lag)
+			}
 		}
 		if p.done {
 			r.log.Info("snapshot completed", "items", r.committed.Load(), "seconds", w.engine.now().Sub(r.started).Seconds())
