@@ -222,11 +222,11 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	client, _, err := connect(ctx, cfg)
+	client, streams, err := connect(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	checks, err := source.Check(ctx, client, cfg.Selects)
+	checks, err := source.Check(ctx, client, streams, cfg.Selects)
 	if err != nil {
 		return err
 	}

@@ -23,10 +23,11 @@ type TableCheck struct {
 	Problems []error
 }
 
-// Check lists the selected tables and, for each, describes it and reads one
-// small page, recording every refused call. Listing itself failing is
-// returned as the error.
-func Check(ctx context.Context, client CheckAPI, selects func(string) bool) ([]TableCheck, error) {
+// Check lists the selected tables and, for each, describes it, reads one
+// small page and, when it has a stream and streams is not nil, describes the
+// stream, recording every refused call. Listing itself failing is returned
+// as the error.
+func Check(ctx context.Context, client CheckAPI, streams DescribeStreamAPI, selects func(string) bool) ([]TableCheck, error) {
 	names, err := ListTables(ctx, client, selects)
 	if err != nil {
 		return nil, err
@@ -34,8 +35,13 @@ func Check(ctx context.Context, client CheckAPI, selects func(string) bool) ([]T
 	checks := make([]TableCheck, 0, len(names))
 	for _, name := range names {
 		c := TableCheck{Table: name}
-		if _, err := Describe(ctx, client, name); err != nil {
+		info, err := Describe(ctx, client, name)
+		if err != nil {
 			c.Problems = append(c.Problems, err)
+		} else if info.StreamARN != "" && streams != nil {
+			if _, err := DescribeShards(ctx, streams, info.StreamARN); err != nil {
+				c.Problems = append(c.Problems, err)
+			}
 		}
 		out, err := client.Scan(ctx, &dynamodb.ScanInput{
 			TableName:              aws.String(name),
