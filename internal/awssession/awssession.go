@@ -1,8 +1,9 @@
 // Package awssession builds the AWS configuration and clients every part of a
 // sync shares: credentials (static keys, the standard AWS chain, or an
 // assumed role that is refreshed before it expires), the region, a retry
-// policy for long-running throttled work and an HTTP client sized for the
-// configured parallelism.
+// policy for long-running throttled work, an HTTP client sized for the
+// configured parallelism and, optionally, an Observer told of every failed
+// request attempt.
 package awssession
 
 import (
@@ -102,6 +103,13 @@ func (e *Error) Unwrap() error { return e.Err }
 // role that cannot be assumed are reported before any work starts; the
 // error is an *Error naming the role.
 func New(ctx context.Context, c *config.Config) (aws.Config, error) {
+	return NewWithObserver(ctx, c, nil)
+}
+
+// NewWithObserver is New with an Observer told of every failed request
+// attempt, throttled or not, of every client built from the configuration,
+// and of the STS client that assumes ROLE_ARN. A nil Observer makes it New.
+func NewWithObserver(ctx context.Context, c *config.Config, o Observer) (aws.Config, error) {
 	if err := c.Validate(); err != nil {
 		return aws.Config{}, err
 	}
@@ -128,6 +136,9 @@ func New(ctx context.Context, c *config.Config) (aws.Config, error) {
 	cfg.RetryMode = ""
 	if cfg.Credentials == nil {
 		return aws.Config{}, &Error{Op: "retrieve credentials", Err: errNoCredentials, msg: errNoCredentials.Error()}
+	}
+	if o != nil {
+		cfg.APIOptions = append(cfg.APIOptions, observeAttempts(o))
 	}
 
 	if c.RoleARN != "" {

@@ -20,6 +20,7 @@ import (
 	"github.com/dynamosync/dynamosync/internal/config"
 	"github.com/dynamosync/dynamosync/internal/destination/duckdb"
 	"github.com/dynamosync/dynamosync/internal/engine"
+	"github.com/dynamosync/dynamosync/internal/metrics"
 	"github.com/dynamosync/dynamosync/internal/progress"
 	source "github.com/dynamosync/dynamosync/internal/source/dynamodb"
 	"github.com/dynamosync/dynamosync/internal/state"
@@ -46,7 +47,13 @@ func loadConfig(path string, o config.Overrides) (*config.Config, error) {
 // credentials (assumes the role) at once, so bad credentials fail here,
 // before anything is written.
 func connect(ctx context.Context, cfg *config.Config) (*dynamodb.Client, *dynamodbstreams.Client, error) {
-	awsCfg, err := awssession.New(ctx, cfg)
+	return connectObserved(ctx, cfg, nil)
+}
+
+// connectObserved is connect with every failed AWS request attempt reported
+// to o (when not nil).
+func connectObserved(ctx context.Context, cfg *config.Config, o awssession.Observer) (*dynamodb.Client, *dynamodbstreams.Client, error) {
+	awsCfg, err := awssession.NewWithObserver(ctx, cfg, o)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -72,6 +79,7 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 	commitInterval := fs.Duration("commit-interval", time.Second, "with --follow, the longest time changes wait before they are committed")
 	commitChanges := fs.Int("commit-changes", 20000, "the most items or changes committed in one transaction")
 	discoverInterval := fs.Duration("discover-interval", time.Minute, "with --follow, how often to look for new tables")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on /metrics and a health check on /healthz at this `host:port`")
 	if err := parse(fs, env.Stdout, args); err != nil {
 		return err
 	}
@@ -116,9 +124,26 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	client, streams, err := connect(ctx, cfg)
+	var m *metrics.Metrics
+	var observer awssession.Observer
+	if *metricsAddr != "" {
+		m = metrics.New()
+		observer = m
+	}
+	client, streams, err := connectObserved(ctx, cfg, observer)
 	if err != nil {
 		return err
+	}
+	if m != nil {
+		mctx, stop := context.WithCancel(ctx)
+		served := make(chan error, 1)
+		go func() { served <- m.Serve(mctx, *metricsAddr, log, nil) }()
+		defer func() {
+			stop()
+			if err := <-served; err != nil {
+				log.Error("metrics server failed", "error", err)
+			}
+		}()
 	}
 	dst, err := duckdb.Open(ctx, cfg.Destination, cfg.Schema, log)
 	if err != nil {
@@ -141,6 +166,9 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 		FlushInterval:  *commitInterval,
 
 		DiscoverInterval: *discoverInterval,
+	}
+	if m != nil {
+		eng.Metrics = m
 	}
 	if *follow {
 		log.Info("following streams until interrupted", "commit_interval", commitInterval.String())

@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -207,7 +210,9 @@ func TestFollowMode(t *testing.T) {
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "warehouse.duckdb")
 	writeConfig(t, dir, baseConfig(t, testenv.DynamoDBEndpoint(t), prefix+"*", dest))
-	cmd, out := startBinary(t, dir, "sync", "--follow", "--commit-interval", "200ms", "--discover-interval", "1s", "--log-format", "json")
+	metricsAddr := freeAddr(t)
+	cmd, out := startBinary(t, dir, "sync", "--follow", "--commit-interval", "200ms", "--discover-interval", "1s",
+		"--log-format", "json", "--metrics-addr", metricsAddr)
 	waitFor(t, 2*time.Minute, "initial snapshots", func() bool {
 		return strings.Count(out.String(), `"msg":"snapshot completed"`) >= len(tables)
 	})
@@ -227,6 +232,15 @@ func TestFollowMode(t *testing.T) {
 	case <-ctx.Done():
 	case <-time.After(6 * time.Second):
 	}
+	if body := httpGet(t, "http://"+metricsAddr+"/healthz"); strings.TrimSpace(body) != "ok" {
+		t.Fatalf("/healthz: %q", body)
+	}
+	metricsText := httpGet(t, "http://"+metricsAddr+"/metrics")
+	for _, want := range []string{`dynamosync_changes_total{kind="delete",table="` + tables[0].name + `"}`, "dynamosync_stream_lag_seconds", "dynamosync_snapshot_items_total"} {
+		if !strings.Contains(metricsText, want) {
+			t.Fatalf("/metrics lacks %s", want)
+		}
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -241,4 +255,29 @@ func TestFollowMode(t *testing.T) {
 	for _, st := range append(tables, late) {
 		compareTable(t, ctx, client, db, "dynamodb", st.name, deleted[st.name])
 	}
+}
+
+// freeAddr returns a 127.0.0.1 address with a port free right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
 }

@@ -59,6 +59,10 @@ type Metrics interface {
 	Lag(table string, lag time.Duration)
 	// TableError counts a table that failed.
 	TableError(table string)
+	// Committed marks a successful destination commit.
+	Committed(at time.Time)
+	// Unhealthy reports that the sync cannot go on.
+	Unhealthy(reason string)
 }
 
 // Engine syncs DynamoDB tables into a destination.
@@ -363,6 +367,9 @@ func (e *Engine) run(ctx context.Context, st *state.State, runs []*tableRun) ([]
 		defer wg.Done()
 		if err := w.loop(ctx); err != nil {
 			writerErr = err
+			if e.Metrics != nil {
+				e.Metrics.Unhealthy(err.Error())
+			}
 			cancel(err)
 		}
 	}()

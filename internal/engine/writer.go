@@ -187,6 +187,9 @@ func (w *writer) commit(ctx context.Context, msgs []msg) error {
 		return fmt.Errorf("write batch of %d changes: %w", batch.Len(), err)
 	}
 	metrics := w.engine.Metrics
+	if metrics != nil {
+		metrics.Committed(now)
+	}
 	for _, m := range msgs {
 		if n := pageLen(m.page); n > 0 {
 			m.run.committed.Add(int64(n))

@@ -93,7 +93,7 @@ func startOnce(ctx context.Context, s Service) (*process, error) {
 		cmd = exec.Command(java,
 			"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
 			"-jar", filepath.Join(dir, "DynamoDBLocal.jar"),
-			"-inMemory", "-sharedDb", "-port", strconv.Itoa(port))
+			"-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port))
 		cmd.Dir = dir
 		ready = dynamoDBReady
 	case STS:
