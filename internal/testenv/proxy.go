@@ -248,13 +248,28 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 			resetConnection(w)
 			return
 		}
-		rec.Status = writeFault(w, proto, f, rec)
+		// The answer is recorded before it is sent, so a client that has
+		// its answer always finds its request in Requests.
+		buf := httptest.NewRecorder()
+		rec.Status = writeFault(buf, proto, f, rec)
 		p.record(rec)
+		send(w, buf)
 		return
 	}
 
-	rec.Status = p.forward(w, req, body)
+	buf := httptest.NewRecorder()
+	rec.Status = p.forward(buf, req, body)
 	p.record(rec)
+	send(w, buf)
+}
+
+// send copies a buffered answer to the client.
+func send(w http.ResponseWriter, buf *httptest.ResponseRecorder) {
+	for k, vs := range buf.Header() {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(buf.Code)
+	_, _ = w.Write(buf.Body.Bytes())
 }
 
 // forward sends the request to the target and copies the answer back.
