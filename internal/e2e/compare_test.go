@@ -10,12 +10,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/cockroachdb/apd/v3"
 	_ "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/dynamosync/dynamosync/internal/fixture"
 	"github.com/dynamosync/dynamosync/internal/value"
 )
 
@@ -66,17 +66,13 @@ func destColumns(t *testing.T, db *sql.DB, schema, table string) (string, []colu
 	return dest, cols
 }
 
-// scanAll reads every item of a table from DynamoDB.
+// scanAll reads every item of a table from DynamoDB (strongly consistent,
+// four segments).
 func scanAll(t *testing.T, ctx context.Context, client *dynamodb.Client, table string) []map[string]types.AttributeValue {
 	t.Helper()
-	var items []map[string]types.AttributeValue
-	p := dynamodb.NewScanPaginator(client, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatalf("scan %s: %v", table, err)
-		}
-		items = append(items, out.Items...)
+	items, err := fixture.ScanAll(ctx, client, table, 4)
+	if err != nil {
+		t.Fatalf("scan %s: %v", table, err)
 	}
 	return items
 }

@@ -281,3 +281,48 @@ func httpGet(t *testing.T, url string) string {
 	}
 	return string(body)
 }
+
+// TestTTLDeletesAreMarked: a delete that DynamoDB Streams attributes to the
+// time-to-live process sets _dynamosync_ttl_expired; a user's delete does
+// not.
+func TestTTLDeletesAreMarked(t *testing.T) {
+	ctx := testenv.Context(t, 3*time.Minute)
+	client := testenv.DynamoDBClient(t)
+	st := streamTable{name: testenv.UniqueName(t, "ttl"), view: types.StreamViewTypeNewAndOldImages}
+	createStreamTable(t, ctx, client, st)
+	proxy := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "warehouse.duckdb")
+	writeConfig(t, dir, baseConfig(t, proxy.URL, st.name, dest))
+	if r := run(t, ctx, dir, "sync"); r.code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	del(t, ctx, client, st.name, st.key("item-001", 1))
+	if r := run(t, ctx, dir, "sync"); r.code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	del(t, ctx, client, st.name, st.key("item-002", 2))
+	proxy.MarkTTLDeletes()
+	if r := run(t, ctx, dir, "sync"); r.code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	db := openWarehouse(t, dest)
+	compareTable(t, ctx, client, db, "dynamodb", st.name, []item{st.key("item-001", 1), st.key("item-002", 2)})
+	rows, err := db.Query(fmt.Sprintf(`SELECT id, _dynamosync_ttl_expired FROM dynamodb.%s WHERE _fivetran_deleted ORDER BY id`, quote(st.name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var id string
+		var ttl bool
+		if err := rows.Scan(&id, &ttl); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s ttl=%v", id, ttl))
+	}
+	if want := "item-001 ttl=false,item-002 ttl=true"; strings.Join(got, ",") != want {
+		t.Fatalf("deleted rows %v, want %s", got, want)
+	}
+}

@@ -111,6 +111,9 @@ func TestResumeAfterKill(t *testing.T) {
 	if err := fixture.LoadBulk(ctx, client, table, n, 500, 8); err != nil {
 		t.Fatal(err)
 	}
+	// With a stream enabled after the load, the third sync below must read
+	// the stream only.
+	setStream(t, ctx, client, table, true)
 	t.Logf("loaded %d items in %s", n, time.Since(start).Round(time.Second))
 	proxy := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
 	dir := t.TempDir()
@@ -140,9 +143,24 @@ func TestResumeAfterKill(t *testing.T) {
 	if second >= n*9/10 {
 		t.Fatalf("second run read %d items of %d: it did not resume", second, n)
 	}
+	firstRun := summaryLine(t, r.stdout, table)
 	db := openWarehouse(t, dest)
 	if got := assertTableEqual(t, ctx, client, db, "dynamodb", table); got != n {
 		t.Fatalf("DynamoDB has %d items, want %d", got, n)
+	}
+	db.Close()
+
+	// Nothing changed: the next sync reads the stream only, no table item.
+	proxy.ResetRequests()
+	r = run(t, ctx, dir, "sync", "--log-format", "json")
+	if r.code != 0 {
+		t.Fatalf("third sync: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	third := summaryLine(t, r.stdout, table)
+	t.Logf("resumed sync: %d items, %.1f read units; unchanged sync: %d items, %.1f read units, %d Scan requests, %d requests in all",
+		firstRun.items, firstRun.readUnits, third.items, third.readUnits, proxy.Count("Scan"), len(proxy.Requests()))
+	if proxy.Count("Scan") != 0 || third.items != 0 || third.readUnits != 0 {
+		t.Fatalf("unchanged sync read the table: %+v, %d Scan requests", third, proxy.Count("Scan"))
 	}
 }
 

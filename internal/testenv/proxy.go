@@ -54,6 +54,7 @@ type Proxy struct {
 	mu       sync.Mutex
 	rules    []*rule
 	requests []Request
+	ttl      bool
 }
 
 type faultKind int
@@ -146,6 +147,45 @@ func (p *Proxy) Clear() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rules = nil
+	p.ttl = false
+}
+
+// MarkTTLDeletes makes every REMOVE record of a GetRecords answer look like
+// a deletion by DynamoDB's time-to-live process, as DynamoDB Streams
+// reports one: userIdentity {Type "Service", PrincipalId
+// "dynamodb.amazonaws.com"}. DynamoDB Local never expires items itself.
+func (p *Proxy) MarkTTLDeletes() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ttl = true
+}
+
+// markTTL rewrites the REMOVE records of a GetRecords answer.
+func markTTL(buf *httptest.ResponseRecorder) error {
+	var out map[string]any
+	dec := json.NewDecoder(bytes.NewReader(buf.Body.Bytes()))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		return err
+	}
+	records, _ := out["Records"].([]any)
+	for _, r := range records {
+		rec, ok := r.(map[string]any)
+		if ok && rec["eventName"] == "REMOVE" {
+			rec["userIdentity"] = map[string]any{"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
+		}
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	buf.Body.Reset()
+	buf.Body.Write(body)
+	buf.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	if buf.Header().Get("X-Amz-Crc32") != "" {
+		buf.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
+	}
+	return nil
 }
 
 // Requests returns a copy of the requests recorded so far, in the order
@@ -259,6 +299,15 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 
 	buf := httptest.NewRecorder()
 	rec.Status = p.forward(buf, req, body)
+	p.mu.Lock()
+	ttl := p.ttl
+	p.mu.Unlock()
+	if ttl && rec.Operation == "GetRecords" && rec.Status == http.StatusOK {
+		if err := markTTL(buf); err != nil {
+			http.Error(w, "proxy: rewrite GetRecords: "+err.Error(), http.StatusBadGateway)
+			return
+		}
+	}
 	p.record(rec)
 	send(w, buf)
 }
