@@ -127,6 +127,44 @@ type common struct {
 	config    string
 	logFormat string
 	logLevel  string
+	// Flags that override configuration keys, for the commands that take
+	// them.
+	destination, schema, tables *string
+}
+
+func (c *common) destinationFlags(fs *flag.FlagSet) {
+	c.destination = fs.String("destination", "", "destination: a DuckDB file path (overrides DESTINATION)")
+	c.schema = fs.String("schema", "", "destination schema (overrides SCHEMA)")
+}
+
+func (c *common) tablesFlag(fs *flag.FlagSet) {
+	c.tables = fs.String("tables", "", "comma-separated table names or globs (overrides TABLES)")
+}
+
+// load reads the configuration file and applies the override flags that
+// were given on the command line.
+func (c *common) load(fs *flag.FlagSet) (*config.Config, error) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	given := func(name string, v *string) *string {
+		if v == nil || !set[name] {
+			return nil
+		}
+		return v
+	}
+	cfg, err := config.Load(c.config)
+	if err != nil {
+		return nil, err
+	}
+	err = cfg.Apply(config.Overrides{
+		Destination: given("destination", c.destination),
+		Schema:      given("schema", c.schema),
+		Tables:      given("tables", c.tables),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 func newFlagSet(env *Env, name, synopsis string) *flag.FlagSet {

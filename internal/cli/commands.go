@@ -31,18 +31,6 @@ import (
 // -ldflags "-X github.com/dynamosync/dynamosync/internal/cli.Version=v1.2.3".
 var Version = "dev"
 
-// loadConfig reads the configuration file and applies flag overrides.
-func loadConfig(path string, o config.Overrides) (*config.Config, error) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := cfg.Apply(o); err != nil {
-		return nil, err
-	}
-	return cfg, nil
-}
-
 // connect builds the DynamoDB client. awssession.New retrieves the
 // credentials (assumes the role) at once, so bad credentials fail here,
 // before anything is written.
@@ -60,20 +48,12 @@ func connectObserved(ctx context.Context, cfg *config.Config, o awssession.Obser
 	return awssession.DynamoDB(awsCfg, cfg), awssession.Streams(awsCfg, cfg), nil
 }
 
-func optional(s string, set bool) *string {
-	if !set {
-		return nil
-	}
-	return &s
-}
-
 func runSync(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "sync", "Copy every selected DynamoDB table into the destination: a parallel\nsnapshot of each table, resumed where an interrupted run stopped.\nA summary table goes to standard output, logs to standard error.")
 	var c common
 	c.register(fs)
-	dest := fs.String("destination", "", "destination: a DuckDB file path (overrides DESTINATION)")
-	schema := fs.String("schema", "", "destination schema (overrides SCHEMA)")
-	tables := fs.String("tables", "", "comma-separated table names or globs (overrides TABLES)")
+	c.destinationFlags(fs)
+	c.tablesFlag(fs)
 	progressMode := fs.String("progress", "auto", "progress display: auto (bars on a terminal, else log lines), bars, log or none")
 	follow := fs.Bool("follow", false, "after catching up keep reading the streams (and new tables) until interrupted (SIGINT/SIGTERM), then commit and stop")
 	commitInterval := fs.Duration("commit-interval", time.Second, "with --follow, the longest time changes wait before they are committed")
@@ -83,8 +63,6 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 	if err := parse(fs, env.Stdout, args); err != nil {
 		return err
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *commitInterval < 0 || *commitInterval > time.Hour {
 		return &usageError{msg: fmt.Sprintf("--commit-interval: must be from 0 to 1h, got %s", *commitInterval)}
 	}
@@ -99,11 +77,7 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 	default:
 		return &usageError{msg: fmt.Sprintf("--progress: %q is not auto, bars, log or none", *progressMode)}
 	}
-	cfg, err := loadConfig(c.config, config.Overrides{
-		Destination: optional(*dest, set["destination"]),
-		Schema:      optional(*schema, set["schema"]),
-		Tables:      optional(*tables, set["tables"]),
-	})
+	cfg, err := c.load(fs)
 	if err != nil {
 		return err
 	}
@@ -240,13 +214,11 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "check", "Assume the role, list the selected tables, describe each and read one\nitem of each; name every permission that is missing.")
 	var c common
 	c.register(fs)
-	tables := fs.String("tables", "", "comma-separated table names or globs (overrides TABLES)")
+	c.tablesFlag(fs)
 	if err := parse(fs, env.Stdout, args); err != nil {
 		return err
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	cfg, err := loadConfig(c.config, config.Overrides{Tables: optional(*tables, set["tables"])})
+	cfg, err := c.load(fs)
 	if err != nil {
 		return err
 	}
@@ -294,7 +266,7 @@ func runSchema(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "schema", "Print each selected table's primary key and the column types inferred\nfrom a sample of its items.")
 	var c common
 	c.register(fs)
-	tables := fs.String("tables", "", "comma-separated table names or globs (overrides TABLES)")
+	c.tablesFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	sample := fs.Int("sample", 1000, "items to sample per table (one Scan page at most)")
 	if err := parse(fs, env.Stdout, args); err != nil {
@@ -303,9 +275,7 @@ func runSchema(ctx context.Context, env *Env, args []string) error {
 	if *sample < 1 || *sample > 100000 {
 		return &usageError{msg: fmt.Sprintf("--sample: must be from 1 to 100000, got %d", *sample)}
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	cfg, err := loadConfig(c.config, config.Overrides{Tables: optional(*tables, set["tables"])})
+	cfg, err := c.load(fs)
 	if err != nil {
 		return err
 	}
@@ -411,18 +381,14 @@ func runReset(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "reset", "Forget the saved sync state so the next sync starts each table afresh.\nRows already copied stay; the next sync upserts over them.")
 	var c common
 	c.register(fs)
-	dest := fs.String("destination", "", "destination: a DuckDB file path (overrides DESTINATION)")
-	schema := fs.String("schema", "", "destination schema (overrides SCHEMA)")
+	c.destinationFlags(fs)
 	table := fs.String("table", "", "forget only this table's state")
 	if err := parse(fs, env.Stdout, args); err != nil {
 		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	cfg, err := loadConfig(c.config, config.Overrides{
-		Destination: optional(*dest, set["destination"]),
-		Schema:      optional(*schema, set["schema"]),
-	})
+	cfg, err := c.load(fs)
 	if err != nil {
 		return err
 	}
