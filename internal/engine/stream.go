@@ -57,6 +57,7 @@ func (e *Engine) replay(ctx context.Context, q *queue, r *tableRun) error {
 		defer t.Stop()
 		tick = t.C
 	}
+	var shards []source.Shard
 	for {
 		info, err := source.DescribeShards(rctx, e.Streams, pos.ARN)
 		if err != nil {
@@ -66,6 +67,7 @@ func (e *Engine) replay(ctx context.Context, q *queue, r *tableRun) error {
 			}
 			return classifyStream(err)
 		}
+		shards = info.Shards
 		present := map[string]bool{}
 		for _, sh := range info.Shards {
 			present[sh.ID] = true
@@ -133,11 +135,7 @@ func (e *Engine) replay(ctx context.Context, q *queue, r *tableRun) error {
 			return nil
 		}
 	}
-	info, err := source.DescribeShards(ctx, e.Streams, pos.ARN)
-	if err != nil {
-		return classifyStream(err)
-	}
-	return q.send(ctx, msg{run: r, checked: shardIDs(info.Shards)})
+	return q.send(ctx, msg{run: r, checked: shardIDs(shards)})
 }
 
 func shardIDs(shards []source.Shard) []string {
