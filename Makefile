@@ -1,4 +1,4 @@
-.PHONY: test demo build
+.PHONY: test demo build bench
 
 # Every check CI runs: gofmt, go vet and all tests against real services.
 test:
@@ -10,3 +10,9 @@ demo:
 
 build:
 	go build -o dynamosync ./cmd/dynamosync
+
+# Measures dynamosync against DynamoDB Local and DuckDB and writes the
+# results into BENCHMARKS.md; BENCH_FLAGS go to the benchmark, e.g.
+# make bench BENCH_FLAGS='-items 1000000'.
+bench:
+	bash scripts/bench $(BENCH_FLAGS)

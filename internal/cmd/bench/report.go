@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	source "github.com/dynamosync/dynamosync/internal/source/dynamodb"
+)
+
+// resultsHeading starts the section of BENCHMARKS.md that every run
+// replaces; everything above it is kept.
+const resultsHeading = "## Results"
+
+// defaultIntro is the text above the results when BENCHMARKS.md does not
+// exist yet (§ stands for a backquote).
+var defaultIntro = strings.ReplaceAll(`# Benchmarks
+
+§make bench§ builds §./dynamosync§, starts DynamoDB Local (in memory, two
+instances) and runs §go run ./internal/cmd/bench§, which measures three things
+and rewrites the results section below. Every figure stands next to a bound
+measured in the same run against the same DynamoDB Local, so compare the
+ratios: absolute numbers depend on the machine and on DynamoDB Local, which is
+far slower than DynamoDB and shares the CPUs with dynamosync. Scale it with
+flags, e.g.
+§make bench BENCH_FLAGS='-items 1000000 -changes 300000'§
+(§go run ./internal/cmd/bench -h§ lists them).
+
+**1. Snapshot.** A table of §-items§ items of about 500 bytes is loaded with
+§BatchWriteItem§ and scanned once unmeasured. Then, twice, alternately:
+
+- *bound*: a bare parallel Scan of the table with the same segment count
+  (§-segments§; eventually consistent, through the scanner dynamosync uses)
+  that discards the items;
+- *sync*: §dynamosync sync§ (the built binary, §TOTAL_SEGMENTS§ the same) into
+  a new DuckDB file. *Whole process* is items ÷ the wall time of the process
+  (start, discovery, scan, every commit, exit); *table* is the summary's own
+  figure (the table's time only). *sync ÷ bound* divides the whole-process
+  rate by the bound's. *Peak RSS* is the process's maximum resident set
+  (§getrusage§); *CPU* is its user + system time, and in brackets the
+  benchmark's own while it ran the bound (requests and decoding, nothing
+  else). *Read units* is the capacity the summary reports, against the least
+  a scan of the table consumes: table bytes ÷ 4 KB × 0.5 (eventually
+  consistent).
+
+**2. Change capture from a backlog.** A table of §-cdc-items§ items gets a
+§NEW_AND_OLD_IMAGES§ stream and is snapshotted with §dynamosync sync§. Then
+§-changes§ changes are written with parallel §BatchWriteItem§: of every ten,
+four put new items, five put existing items and one deletes an existing item.
+Then, twice, alternately:
+
+- *bound*: a bare read of the stream (§DescribeStream§, then §GetRecords§ over
+  every shard from §TRIM_HORIZON§ as fast as DynamoDB Local answers,
+  discarding the records);
+- *sync*: §dynamosync sync§ applying the backlog, each time to its own copy of
+  the destination as the snapshot left it. *Changes/s* is the summary's
+  upserts + deletes ÷ its SECONDS for the table; *whole process*, *peak RSS*
+  and *CPU* are as in part 1.
+
+dynamosync paces §GetRecords§ at 5 calls a second per shard (the rate its
+code takes to be DynamoDB Streams' limit); *paced floor* is the least time
+the bound's §GetRecords§ calls take at that pace (shards one after another),
+so *changes ÷ paced floor* is the most a sync can reach here.
+
+**3. Follow-mode lag.** The engine runs in the benchmark's process, built as
+§dynamosync sync --follow§ builds it, with a commit interval (§FlushInterval§)
+of §-follow-commit-interval§ (200 ms by default) and the DuckDB destination
+wrapped in a recorder that notes, after each successful commit, the commit
+time of every upserted item and how long the commit took. A writer puts items
+at a steady rate (§-follow-rate§ a second for §-follow-duration§), each
+carrying §written_at§ (Unix nanoseconds, set just before its §PutItem§). *Lag*
+is commit time − §written_at§. DynamoDB Local is the stream source, so the lag
+includes its delivery delay; *bare poller* is the time from §written_at§ until
+the record first shows up to a §GetRecords§ loop polling every 50 ms at the
+same time: the part of the lag that is DynamoDB Local's.
+
+Part 3 runs against a DynamoDB Local of its own (§-follow-endpoint§): DynamoDB
+Local's stream calls (§DescribeStream§, §GetRecords§, writes to a table with a
+stream) slow down with every stream record it holds, so the backlog of part 2
+would otherwise dominate the lag of part 3.
+
+`, "§", "`")
+
+// machine describes where the benchmark ran.
+type machine struct {
+	CPUs   int
+	Memory string
+	Model  string
+	Commit string
+	Go     string
+}
+
+func describeMachine() machine {
+	m := machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), Memory: "unknown", Model: "unknown", Commit: "unknown"}
+	if f, err := os.Open("/proc/meminfo"); err == nil {
+		s := bufio.NewScanner(f)
+		for s.Scan() {
+			if f := strings.Fields(s.Text()); len(f) >= 2 && f[0] == "MemTotal:" {
+				if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+					m.Memory = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+				}
+			}
+		}
+		f.Close()
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		s := bufio.NewScanner(f)
+		for s.Scan() {
+			if k, v, ok := strings.Cut(s.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.Model = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	if out, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output(); err == nil {
+		m.Commit = strings.TrimSpace(string(out))
+		if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(strings.TrimSpace(string(st))) > 0 {
+			m.Commit += " (with uncommitted changes)"
+		}
+	}
+	return m
+}
+
+// report is everything one run measured.
+type report struct {
+	opts     *options
+	started  time.Time
+	took     time.Duration
+	machine  machine
+	snapshot *snapshotResult
+	backlog  *backlogResult
+	follow   *followResult
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	o, m := r.opts, r.machine
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+
+	p("%s\n\n", resultsHeading)
+	p("Run %s UTC at commit `%s`, in %s. Machine: %d CPUs (`nproc`), %s of memory, %s; %s; %s.\n\n",
+		r.started.UTC().Format("2006-01-02 15:04"), m.Commit, r.took.Round(time.Second), m.CPUs, m.Memory, m.Model, m.Go, o.source)
+	p("Flags: `-items %d -item-bytes %d -segments %d -rounds %d -changes %d -cdc-items %d -follow-rate %d -follow-duration %s -follow-commit-interval %s`.\n\n",
+		o.items, o.itemBytes, o.segments, o.rounds, o.changes, o.cdcItems, o.followRate, o.followDuration, o.followFlush)
+
+	s := r.snapshot
+	p("### 1. Snapshot: %s items, %s MB, %d segments\n\n", thousands(int64(s.Items)), mb(s.TableBytes), o.segments)
+	p("| round | bound: bare Scan | sync: whole process | sync ÷ bound | sync: table (summary) | peak RSS | CPU: sync (bound) | read units (least %s) |\n", decimal(s.MinUnits, 1))
+	p("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for i, rd := range s.Rounds {
+		bound := rate(rd.Bound.Items, rd.Bound.Duration)
+		whole := rate(rd.Sync.Summary.Items, rd.Sync.Wall)
+		table := float64(rd.Sync.Summary.Items) / rd.Sync.Summary.Seconds
+		p("| %d | %s items/s (%.1f s) | %s items/s (%.1f s) | **%.2f** | %s items/s (%.1f s) | %s MiB | %.1f s (%.1f s) | %s (×%.2f) |\n",
+			i+1, thousands(int64(bound)), rd.Bound.Duration.Seconds(), thousands(int64(whole)), rd.Sync.Wall.Seconds(),
+			whole/bound, thousands(int64(table)), rd.Sync.Summary.Seconds, thousands(rd.Sync.MaxRSS>>20),
+			rd.Sync.CPU.Seconds(), rd.Bound.CPU.Seconds(), decimal(rd.Sync.Summary.ReadUnits, 1), rd.Sync.Summary.ReadUnits/s.MinUnits)
+	}
+	p("\nLoading the table took %.1f s (%s items/s). Every sync's destination held exactly %s live rows.\n\n",
+		s.Load.Seconds(), thousands(int64(rate(int64(s.Items), s.Load))), thousands(int64(s.Items)))
+
+	c := r.backlog
+	p("### 2. Change capture from a backlog: %s changes on a table of %s items\n\n", thousands(int64(c.Changes)), thousands(int64(c.Items)))
+	p("| round | bound: bare stream read | sync: changes/s (summary) | sync ÷ bound | changes ÷ paced floor | sync ÷ paced ceiling | whole process | peak RSS | CPU: sync (bound) |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for i, rd := range c.Rounds {
+		bound := rate(rd.Bound.Records, rd.Bound.Duration)
+		sum := rd.Sync.Summary
+		changes := float64(sum.Changes()) / sum.Seconds
+		ceiling := rate(rd.Bound.Records, rd.Bound.PacedFloor)
+		p("| %d | %s records/s (%.1f s; %d shard%s, %s pages) | %s changes/s (%.1f s; %s upserts, %s deletes) | **%.2f** | %s changes/s (%.1f s) | %.2f | %.1f s | %s MiB | %.1f s (%.1f s) |\n",
+			i+1, thousands(int64(bound)), rd.Bound.Duration.Seconds(), rd.Bound.Shards, plural(rd.Bound.Shards), thousands(rd.Bound.Pages),
+			thousands(int64(changes)), sum.Seconds, thousands(sum.Upserts), thousands(sum.Deletes),
+			changes/bound, thousands(int64(ceiling)), rd.Bound.PacedFloor.Seconds(), changes/ceiling,
+			rd.Sync.Wall.Seconds(), thousands(rd.Sync.MaxRSS>>20), rd.Sync.CPU.Seconds(), rd.Bound.CPU.Seconds())
+	}
+	p("\nLoading the table took %.1f s, its snapshot sync %.1f s (%s items/s whole process); writing the changes took %.1f s (%s changes/s). Every backlog sync left exactly %s live and %s deleted rows.\n\n",
+		c.Load.Seconds(), c.Snapshot.Wall.Seconds(), thousands(int64(rate(int64(c.Items), c.Snapshot.Wall))),
+		c.Write.Seconds(), thousands(int64(rate(int64(c.Changes), c.Write))),
+		thousands(int64(c.Items-c.Deletes+c.Inserts)), thousands(int64(c.Deletes)))
+
+	f := r.follow
+	p("### 3. Follow-mode lag: %d items/s for %s, commit interval %s\n\n", f.Rate, o.followDuration, f.Flush)
+	p("| | count | p50 | p95 | max |\n")
+	p("|---|---:|---:|---:|---:|\n")
+	p("| lag: PutItem → committed in DuckDB | %s | %s | %s | %s |\n", thousands(int64(f.Lag.N)), ms(f.Lag.P50), ms(f.Lag.P95), ms(f.Lag.Max))
+	if f.Probed {
+		p("| bare poller: PutItem → first GetRecords that returns it | %s | %s | %s | %s |\n", thousands(int64(f.Probe.N)), ms(f.Probe.P50), ms(f.Probe.P95), ms(f.Probe.Max))
+		p("| lag ÷ bare poller | | %.1f | %.1f | %.1f |\n", ratio(f.Lag.P50, f.Probe.P50), ratio(f.Lag.P95, f.Probe.P95), ratio(f.Lag.Max, f.Probe.Max))
+	}
+	p("| destination transactions (Apply) | %s | %s | %s | %s |\n", thousands(int64(f.Apply.N)), ms(f.Apply.P50), ms(f.Apply.P95), ms(f.Apply.Max))
+	p("\n%s items were written in %.1f s (%.0f/s); the engine committed them in %d transactions of %.1f changes on average. DynamoDB Local is the stream source: the lag includes its delivery delay (the bare poller's figures). dynamosync reads each shard at most %d times a second and then gathers changes for the commit interval before it commits.\n",
+		thousands(int64(f.Written)), f.Writing.Seconds(), rate(int64(f.Written), f.Writing), f.Batches,
+		float64(f.BatchChanges)/float64(max(f.Batches, 1)), source.ShardRate)
+	return b.String()
+}
+
+// writeResults replaces the results section of the Markdown file at path
+// (from resultsHeading to the end) with md, keeping what is above it; a
+// missing file starts with defaultIntro.
+func writeResults(path, md string) error {
+	intro := defaultIntro
+	if data, err := os.ReadFile(path); err == nil {
+		text := string(data)
+		if i := strings.Index(text, "\n"+resultsHeading+"\n"); i >= 0 {
+			intro = text[:i+1]
+		} else if strings.HasPrefix(text, resultsHeading+"\n") {
+			intro = ""
+		} else {
+			intro = strings.TrimRight(text, "\n") + "\n\n"
+		}
+	} else if !os.IsNotExist(err) {
+		return err
+	}
+	return os.WriteFile(path, []byte(intro+md), 0o644)
+}
+
+// thousands formats n with commas between groups of three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// decimal formats v with places decimals and commas in its integer part.
+func decimal(v float64, places int) string {
+	s := strconv.FormatFloat(v, 'f', places, 64)
+	whole, frac, _ := strings.Cut(s, ".")
+	n, _ := strconv.ParseInt(whole, 10, 64)
+	if frac == "" {
+		return thousands(n)
+	}
+	return thousands(n) + "." + frac
+}
+
+func mb(bytes int64) string { return fmt.Sprintf("%.0f", float64(bytes)/1e6) }
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/dynamosync/dynamosync/internal/fixture"
+	source "github.com/dynamosync/dynamosync/internal/source/dynamodb"
+)
+
+const snapshotTable = "bench_snapshot"
+
+// snapshotResult is part 1.
+type snapshotResult struct {
+	Items      int
+	TableBytes int64
+	// MinUnits is the least read capacity an eventually consistent scan of
+	// the table consumes: TableBytes / 4 KB × 0.5.
+	MinUnits float64
+	Load     time.Duration
+	Rounds   []snapshotRound
+}
+
+type snapshotRound struct {
+	Bound      scanResult
+	Sync       syncRun
+	Live, Dead int64 // rows in the destination after the sync
+}
+
+// scanResult is a bare parallel scan.
+type scanResult struct {
+	Items    int64
+	Duration time.Duration
+	CPU      time.Duration // of this process while it scanned
+	Units    float64
+}
+
+func (b *bench) snapshot(ctx context.Context) (*snapshotResult, error) {
+	o := b.opts
+	res := &snapshotResult{Items: o.items}
+	start := time.Now()
+	if err := fixture.LoadBulk(ctx, b.client, snapshotTable, o.items, o.itemBytes, o.workers); err != nil {
+		return nil, err
+	}
+	res.Load = time.Since(start)
+	b.log.Info("table loaded", "table", snapshotTable, "items", o.items, "seconds", res.Load.Seconds())
+	for i := range o.items {
+		res.TableBytes += int64(fixture.ItemSize(fixture.BulkItem(i, o.itemBytes)))
+	}
+	res.MinUnits = math.Ceil(float64(res.TableBytes)/4096) * 0.5
+	// One scan that is not measured, so that the first round does not pay
+	// for DynamoDB Local settling after the load.
+	if _, err := b.bareScan(ctx, snapshotTable, o.segments); err != nil {
+		return nil, fmt.Errorf("warm-up scan: %w", err)
+	}
+
+	for round := 1; round <= o.rounds; round++ {
+		var r snapshotRound
+		var err error
+		if r.Bound, err = b.bareScan(ctx, snapshotTable, o.segments); err != nil {
+			return nil, fmt.Errorf("bare scan: %w", err)
+		}
+		if r.Bound.Items != int64(o.items) {
+			return nil, fmt.Errorf("bare scan read %d items, want %d", r.Bound.Items, o.items)
+		}
+		b.log.Info("bare scan", "round", round, "items_per_s", rate(r.Bound.Items, r.Bound.Duration))
+
+		dest := filepath.Join(o.work, fmt.Sprintf("snapshot-%d.duckdb", round))
+		removeDuckDB(dest)
+		cfg, err := b.writeConfig(fmt.Sprintf("snapshot-%d", round), snapshotTable, dest)
+		if err != nil {
+			return nil, err
+		}
+		if r.Sync, err = b.runSync(ctx, cfg, snapshotTable, filepath.Join(o.work, fmt.Sprintf("snapshot-%d.log", round))); err != nil {
+			return nil, err
+		}
+		if r.Sync.Summary.Items != int64(o.items) {
+			return nil, fmt.Errorf("sync copied %d items, want %d", r.Sync.Summary.Items, o.items)
+		}
+		if r.Live, r.Dead, err = countRows(ctx, dest, snapshotTable); err != nil {
+			return nil, err
+		}
+		if r.Live != int64(o.items) || r.Dead != 0 {
+			return nil, fmt.Errorf("destination holds %d live and %d deleted rows, want %d live", r.Live, r.Dead, o.items)
+		}
+		removeDuckDB(dest)
+		b.log.Info("sync", "round", round, "items_per_s", rate(r.Sync.Summary.Items, r.Sync.Wall),
+			"max_rss_mib", r.Sync.MaxRSS>>20)
+		res.Rounds = append(res.Rounds, r)
+	}
+	return res, b.deleteTable(ctx, snapshotTable)
+}
+
+// bareScan reads every item of table with a parallel Scan of segments
+// segments through the same Scanner dynamosync uses (eventually
+// consistent, requests bounded like MAX_PARALLEL_REQUESTS), and discards
+// the items.
+func (b *bench) bareScan(ctx context.Context, table string, segments int) (scanResult, error) {
+	scanner := &source.Scanner{
+		Client:   b.client,
+		Requests: semaphore.NewWeighted(int64(b.cfg.MaxParallelRequests)),
+	}
+	var items atomic.Int64
+	var mu sync.Mutex
+	var units float64
+	start, cpu := time.Now(), selfCPU()
+	g, gctx := errgroup.WithContext(ctx)
+	for seg := range segments {
+		g.Go(func() error {
+			return scanner.Segment(gctx, table, seg, segments, nil, func(_ context.Context, p source.Page) error {
+				items.Add(int64(len(p.Items)))
+				mu.Lock()
+				units += p.Capacity
+				mu.Unlock()
+				return nil
+			})
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return scanResult{}, err
+	}
+	return scanResult{Items: items.Load(), Duration: time.Since(start), CPU: selfCPU() - cpu, Units: units}, nil
+}
+
+// rate is n per second of d.
+func rate(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
