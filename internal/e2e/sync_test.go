@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/dynamosync/dynamosync/internal/fixture"
 	"github.com/dynamosync/dynamosync/internal/testenv"
@@ -234,15 +237,7 @@ func TestCheckNamesMissingPermissions(t *testing.T) {
 	ctx := testenv.Context(t, 3*time.Minute)
 	client := testenv.DynamoDBClient(t)
 	prefix := testenv.UniqueName(t, "chk")
-	tables := fixture.Sample()
-	for i := range tables {
-		name := prefix + "-" + *tables[i].Create.TableName
-		tables[i].Create.TableName = &name
-		tables[i].Create.StreamSpecification = nil
-	}
-	if err := fixture.Load(ctx, client, tables); err != nil {
-		t.Fatal(err)
-	}
+	tables := loadSample(t, ctx, client, prefix)
 	denied := *tables[0].Create.TableName
 	proxy := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
 	proxy.Deny("Scan", denied)
@@ -335,15 +330,7 @@ func TestResetForgetsState(t *testing.T) {
 	ctx := testenv.Context(t, 3*time.Minute)
 	client := testenv.DynamoDBClient(t)
 	prefix := testenv.UniqueName(t, "reset")
-	tables := fixture.Sample()
-	for i := range tables {
-		name := prefix + "-" + *tables[i].Create.TableName
-		tables[i].Create.TableName = &name
-		tables[i].Create.StreamSpecification = nil
-	}
-	if err := fixture.Load(ctx, client, tables); err != nil {
-		t.Fatal(err)
-	}
+	tables := loadSample(t, ctx, client, prefix)
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "warehouse.duckdb")
 	writeConfig(t, dir, baseConfig(t, testenv.DynamoDBEndpoint(t), prefix+"*", dest))
@@ -371,4 +358,20 @@ func TestResetForgetsState(t *testing.T) {
 	if r.code != 0 || strings.Contains(stateTables(), prefix) {
 		t.Fatalf("reset: exit %d %s%s\nstate %s", r.code, r.stdout, r.stderr, stateTables())
 	}
+}
+
+// loadSample loads the sample tables, without streams, under names that
+// start with prefix.
+func loadSample(t *testing.T, ctx context.Context, client *dynamodb.Client, prefix string) []fixture.Table {
+	t.Helper()
+	tables := fixture.Sample()
+	for i := range tables {
+		name := prefix + "-" + *tables[i].Create.TableName
+		tables[i].Create.TableName = &name
+		tables[i].Create.StreamSpecification = nil
+	}
+	if err := fixture.Load(ctx, client, tables); err != nil {
+		t.Fatal(err)
+	}
+	return tables
 }
