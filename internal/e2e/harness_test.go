@@ -31,7 +31,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "dynamosync")
-	build := exec.Command("go", "build", "-o", binary, "./cmd/dynamosync")
+	args := []string{"build", "-o", binary}
+	if os.Getenv("DYNAMOSYNC_E2E_RACE") == "1" {
+		args = append(args, "-race") // the binary reports data races and fails
+	}
+	build := exec.Command("go", append(args, "./cmd/dynamosync")...)
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build dynamosync: %v\n%s", err, out)
