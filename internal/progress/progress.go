@@ -20,12 +20,17 @@ import (
 // Bars draws one bar per table: items committed against DynamoDB's item
 // count estimate, and items per second. It is also an io.Writer that prints
 // log lines above the bars while they run.
+//
+// A bar is completed (or aborted) only in Wait, not when its table ends:
+// mpb flushes a written line at its next render, and a line written after
+// the last bar's final render would never be drawn.
 type Bars struct {
 	p   *mpb.Progress
 	out io.Writer
 
-	mu   sync.Mutex
-	done bool
+	mu     sync.Mutex
+	done   bool
+	tables []*barTable
 }
 
 var _ engine.Progress = (*Bars)(nil)
@@ -37,17 +42,25 @@ func NewBars(ctx context.Context, out io.Writer) *Bars {
 
 // Table adds a bar.
 func (b *Bars) Table(name string, estimate int64) engine.TableProgress {
-	bar := b.p.AddBar(max(estimate, 1),
+	t := &barTable{estimate: max(estimate, 1)}
+	// Created with total 0 so that reaching the estimate does not
+	// complete the bar; the estimate is only shown.
+	bar := b.p.AddBar(0,
 		mpb.PrependDecorators(
 			decor.Name(name, decor.WCSyncSpaceR),
 			decor.CountersNoUnit("%d / %d", decor.WCSyncSpace),
 		),
 		mpb.AppendDecorators(
 			decor.EwmaSpeed(nil, "%.0f items/s", 30, decor.WCSyncSpace),
-			decor.OnComplete(decor.Name(""), " done"),
+			decor.Any(func(decor.Statistics) string { return t.status() }),
 		),
 	)
-	return &barTable{bar: bar, estimate: max(estimate, 1)}
+	t.bar = bar
+	bar.SetTotal(t.estimate, false)
+	b.mu.Lock()
+	b.tables = append(b.tables, t)
+	b.mu.Unlock()
+	return t
 }
 
 // Write prints p above the bars, or straight to the output once they stopped.
@@ -63,8 +76,15 @@ func (b *Bars) Write(p []byte) (int, error) {
 	return b.out.Write(p)
 }
 
-// Wait stops drawing once every bar is complete or aborted.
+// Wait completes every bar (aborting those whose table failed) and stops
+// drawing.
 func (b *Bars) Wait() {
+	b.mu.Lock()
+	tables := b.tables
+	b.mu.Unlock()
+	for _, t := range tables {
+		t.finish()
+	}
 	b.p.Wait()
 	b.mu.Lock()
 	b.done = true
@@ -77,6 +97,11 @@ type barTable struct {
 	current  int64
 	estimate int64
 	last     time.Time
+	ended    bool
+	err      error
+	// shown is read by the bar's decorator, which mpb runs on its own
+	// goroutine while Add may wait on that goroutine holding mu.
+	shown atomic.Value // string
 }
 
 func (t *barTable) Add(n int) {
@@ -97,12 +122,33 @@ func (t *barTable) Add(n int) {
 	t.last = now
 }
 
+// Done shows the table as ended; the bar itself completes in Bars.Wait.
 func (t *barTable) Done(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.ended, t.err = true, err
 	if err != nil {
-		t.bar.Abort(false)
+		t.shown.Store(" failed")
+	} else {
+		t.shown.Store(" done")
+		t.estimate = t.current
+		t.bar.SetTotal(max(t.current, 1), false)
+	}
+}
+
+func (t *barTable) status() string {
+	s, _ := t.shown.Load().(string)
+	return s
+}
+
+func (t *barTable) finish() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ended && t.err == nil {
+		t.bar.SetTotal(-1, true)
 		return
 	}
-	t.bar.SetTotal(-1, true)
+	t.bar.Abort(false)
 }
 
 // Log reports progress as a log line per running table at a fixed interval.

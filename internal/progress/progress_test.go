@@ -67,7 +67,7 @@ func TestBarsCompleteAndAbort(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := out.String()
-	for _, want := range []string{"orders", "25 / 25", "broken", "a log line", "after the bars"} {
+	for _, want := range []string{"orders", "25 / 25", "done", "broken", "failed", "a log line", "after the bars"} {
 		if !strings.Contains(got, want) {
 			t.Fatalf("output lacks %q:\n%s", want, got)
 		}
