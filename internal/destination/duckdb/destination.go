@@ -7,34 +7,20 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
-	"github.com/dynamosync/dynamosync/internal/value"
+	"github.com/dynamosync/dynamosync/internal/destination/layout"
 )
-
-// ErrUnknownTable reports a DynamoDB table the destination has no table for.
-var ErrUnknownTable = errors.New("unknown table")
-
-// stateID is the id of the one row of the state table.
-const stateID = 1
 
 // checkpointThreshold is the size of the write-ahead log that triggers a
 // checkpoint. Larger means faster bulk loads but a longer replay when the
 // file is opened after a crash.
 const checkpointThreshold = "1GB"
-
-// Column describes one attribute column of a destination table.
-type Column struct {
-	Attribute string     // DynamoDB attribute name
-	Name      string     // column name
-	Type      value.Type // column type
-	Key       bool       // part of the primary key
-}
 
 // Destination writes change batches to a DuckDB database file.
 type Destination struct {
@@ -46,8 +32,8 @@ type Destination struct {
 	db   *sql.DB
 	conn *sql.Conn // the one connection every statement runs on
 
-	mu     sync.Mutex        // guards tables for Columns and TableName
-	tables map[string]*table // by DynamoDB table name; entries are never modified
+	mu     sync.Mutex               // guards tables for Columns and TableName
+	tables map[string]*layout.Table // by DynamoDB table name; entries are never modified
 
 	// replace holds the DynamoDB tables whose upserts replace rows rather
 	// than insert them, having met keys already present.
@@ -119,12 +105,12 @@ func (d *Destination) init(ctx context.Context) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	for _, stmt := range metadataDDL(d.schema) {
+	for _, stmt := range layout.MetadataDDL(d.schema) {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("create metadata: %w", err)
 		}
 	}
-	if d.tables, err = loadTables(ctx, tx, d.schema); err != nil {
+	if d.tables, err = layout.LoadTables(ctx, tx, d.schema); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -169,54 +155,16 @@ func (d *Destination) close() error {
 
 // LoadState returns the state saved last, or nil when none is saved.
 func (d *Destination) LoadState(ctx context.Context) ([]byte, error) {
-	var state sql.NullString
-	err := d.conn.QueryRowContext(ctx, "SELECT state FROM "+ident(d.schema)+"."+ident(stateTable)+
-		" WHERE id = ?", stateID).Scan(&state)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && !state.Valid) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load state: %w", err)
-	}
-	return []byte(state.String), nil
+	return layout.LoadState(ctx, d.conn, d.schema)
 }
 
 // SaveState saves state without changing any table: it replaces the saved
 // state, and removes it when state is nil.
 func (d *Destination) SaveState(ctx context.Context, state []byte) error {
-	if err := d.writeState(ctx, d.conn, state, time.Now()); err != nil {
+	if err := layout.WriteState(ctx, d.conn, d.schema, state, time.Now()); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
 	return nil
-}
-
-// execer runs statements; *sql.Conn and *sql.Tx are execers.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-// writeState replaces the state row, or deletes it when state is nil.
-func (d *Destination) writeState(ctx context.Context, e execer, state []byte, at time.Time) error {
-	name := ident(d.schema) + "." + ident(stateTable)
-	if state == nil {
-		if _, err := e.ExecContext(ctx, "DELETE FROM "+name); err != nil {
-			return err
-		}
-		return nil
-	}
-	if !utf8.Valid(state) {
-		return errors.New("state is not valid UTF-8")
-	}
-	// An UPDATE is several times cheaper than INSERT OR REPLACE.
-	res, err := e.ExecContext(ctx, "UPDATE "+name+" SET state = ?, updated_at = ? WHERE id = ?", string(state), at.UTC(), stateID)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n > 0 {
-		return err
-	}
-	_, err = e.ExecContext(ctx, "INSERT INTO "+name+" (id, state, updated_at) VALUES (?, ?, ?)", stateID, string(state), at.UTC())
-	return err
 }
 
 // Columns returns the attribute columns of the destination table of the
@@ -227,11 +175,7 @@ func (d *Destination) Columns(ctx context.Context, table string) ([]Column, erro
 	if err != nil {
 		return nil, err
 	}
-	cols := make([]Column, len(t.cols))
-	for i, c := range t.cols {
-		cols[i] = Column{Attribute: c.attr, Name: c.name, Type: c.typ, Key: c.key}
-	}
-	return cols, nil
+	return slices.Clone(t.Cols), nil
 }
 
 // TableName returns the name of the destination table of the DynamoDB table
@@ -241,10 +185,10 @@ func (d *Destination) TableName(ctx context.Context, table string) (string, erro
 	if err != nil {
 		return "", err
 	}
-	return t.name, nil
+	return t.Name, nil
 }
 
-func (d *Destination) table(name string) (*table, error) {
+func (d *Destination) table(name string) (*layout.Table, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	t, ok := d.tables[name]

@@ -387,7 +387,7 @@ func TestFailedBatch(t *testing.T) {
 			seed.State = []byte("1")
 			apply(t, d, seed)
 			wantRows := []string{"id=a v=1 deleted=false"}
-			wantCols := []Column{{"id", "id", value.TypeString, true}, {"v", "v", value.TypeInt, false}}
+			wantCols := []Column{{Attribute: "id", Name: "id", Type: value.TypeString, Key: true}, {Attribute: "v", Name: "v", Type: value.TypeInt, Key: false}}
 			wantV := "v BIGINT"
 
 			if err := d.Apply(ctx, tt.batch); err == nil {

@@ -68,8 +68,8 @@ func createOldTable(t *testing.T, path string, cols []Column, rows []string) {
 func TestUpgrade(t *testing.T) {
 	ctx := context.Background()
 	later := t0.Add(time.Hour)
-	keyCol := Column{"id", "id", value.TypeString, true}
-	vCol := Column{"v", "v", value.TypeInt, false}
+	keyCol := Column{Attribute: "id", Name: "id", Type: value.TypeString, Key: true}
+	vCol := Column{Attribute: "v", Name: "v", Type: value.TypeInt, Key: false}
 	system := []string{"_fivetran_synced TIMESTAMP WITH TIME ZONE", "_fivetran_deleted BOOLEAN", "_dynamosync_ttl_expired BOOLEAN"}
 	types := func(cols ...string) []string { return append(cols, system...) }
 	tests := []struct {
@@ -130,7 +130,7 @@ func TestUpgrade(t *testing.T) {
 			cols:     []Column{keyCol, vCol},
 			rows:     []string{"'a', 1, false"},
 			batch:    upserts(keyS("T"), change.Item{"id": s("b"), "w": s("x")}),
-			wantCols: []Column{keyCol, vCol, {"w", "w", value.TypeString, false}},
+			wantCols: []Column{keyCol, vCol, {Attribute: "w", Name: "w", Type: value.TypeString, Key: false}},
 			// Columns added later follow the system columns.
 			wantTypes: append(types("id VARCHAR", "v BIGINT"), "w VARCHAR"),
 			want:      []string{"id=a v=1 w=NULL deleted=false", "id=b v=NULL w=x deleted=false"},
@@ -138,14 +138,14 @@ func TestUpgrade(t *testing.T) {
 		{
 			name:  "key widening rebuilds the table",
 			table: keyN("T"),
-			cols:  []Column{{"id", "id", value.TypeInt, true}, vCol},
+			cols:  []Column{{Attribute: "id", Name: "id", Type: value.TypeInt, Key: true}, vCol},
 			rows:  []string{"1, 1, false", "2, 2, true"},
 			batch: &change.Batch{SyncedAt: t0, Tables: []change.TableChanges{{
 				Table:   keyN("T"),
 				Upserts: []change.Item{{"id": n("1.5"), "v": n("3")}},
 				Deletes: []change.Delete{ttlDel(change.Item{"id": n("1")})},
 			}}},
-			wantCols:  []Column{{"id", "id", value.Type{Kind: value.Decimal, Precision: 20, Scale: 1}, true}, vCol},
+			wantCols:  []Column{{Attribute: "id", Name: "id", Type: value.Type{Kind: value.Decimal, Precision: 20, Scale: 1}, Key: true}, vCol},
 			wantTypes: types("id DECIMAL(20,1)", "v BIGINT"),
 			want: []string{
 				"id=1 v=1 deleted=true ttl",
@@ -157,8 +157,8 @@ func TestUpgrade(t *testing.T) {
 			name:  "attribute column holding the name is renamed",
 			table: keyS("T"),
 			cols: []Column{keyCol,
-				{"_DynamoSync_TTL_Expired", "_DynamoSync_TTL_Expired", value.TypeString, false},
-				{"_dynamosync_ttl_expired_2", "_dynamosync_ttl_expired_2", value.TypeInt, false}},
+				{Attribute: "_DynamoSync_TTL_Expired", Name: "_DynamoSync_TTL_Expired", Type: value.TypeString, Key: false},
+				{Attribute: "_dynamosync_ttl_expired_2", Name: "_dynamosync_ttl_expired_2", Type: value.TypeInt, Key: false}},
 			rows: []string{"'a', 'x', 1, false", "'b', 'y', 2, true"},
 			batch: &change.Batch{SyncedAt: t0, Tables: []change.TableChanges{{
 				Table:   keyS("T"),
@@ -166,8 +166,8 @@ func TestUpgrade(t *testing.T) {
 				Deletes: []change.Delete{ttlDel(change.Item{"id": s("a")})},
 			}}},
 			wantCols: []Column{keyCol,
-				{"_DynamoSync_TTL_Expired", "_DynamoSync_TTL_Expired_3", value.TypeString, false},
-				{"_dynamosync_ttl_expired_2", "_dynamosync_ttl_expired_2", value.TypeInt, false}},
+				{Attribute: "_DynamoSync_TTL_Expired", Name: "_DynamoSync_TTL_Expired_3", Type: value.TypeString, Key: false},
+				{Attribute: "_dynamosync_ttl_expired_2", Name: "_dynamosync_ttl_expired_2", Type: value.TypeInt, Key: false}},
 			wantTypes: types("id VARCHAR", "_DynamoSync_TTL_Expired_3 VARCHAR", "_dynamosync_ttl_expired_2 BIGINT"),
 			want: []string{
 				"id=a _DynamoSync_TTL_Expired=x _dynamosync_ttl_expired_2=1 deleted=true ttl",
@@ -178,14 +178,14 @@ func TestUpgrade(t *testing.T) {
 		{
 			name:  "key column holding the name is renamed",
 			table: change.Table{Name: "T", Key: []change.KeyAttribute{{Name: "_dynamosync_ttl_expired", Type: change.KeyString}}},
-			cols:  []Column{{"_dynamosync_ttl_expired", "_dynamosync_ttl_expired", value.TypeString, true}},
+			cols:  []Column{{Attribute: "_dynamosync_ttl_expired", Name: "_dynamosync_ttl_expired", Type: value.TypeString, Key: true}},
 			rows:  []string{"'a', false", "'b', false"},
 			batch: &change.Batch{SyncedAt: t0, Tables: []change.TableChanges{{
 				Table:   change.Table{Name: "T", Key: []change.KeyAttribute{{Name: "_dynamosync_ttl_expired", Type: change.KeyString}}},
 				Upserts: []change.Item{{"_dynamosync_ttl_expired": s("b")}},
 				Deletes: []change.Delete{ttlDel(change.Item{"_dynamosync_ttl_expired": s("a")})},
 			}}},
-			wantCols:  []Column{{"_dynamosync_ttl_expired", "_dynamosync_ttl_expired_2", value.TypeString, true}},
+			wantCols:  []Column{{Attribute: "_dynamosync_ttl_expired", Name: "_dynamosync_ttl_expired_2", Type: value.TypeString, Key: true}},
 			wantTypes: types("_dynamosync_ttl_expired_2 VARCHAR"),
 			want: []string{
 				"_dynamosync_ttl_expired=a deleted=true ttl",

@@ -13,6 +13,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/dynamosync/dynamosync/internal/change"
+	"github.com/dynamosync/dynamosync/internal/destination/layout"
 	"github.com/dynamosync/dynamosync/internal/value"
 )
 
@@ -65,17 +66,17 @@ func (r *rows) put(row []driver.Value) {
 
 // encodeValues encodes the values of item for the columns at indexes cols
 // into row: NULL where item lacks the attribute.
-func encodeValues(t *table, cols []int, item change.Item, row []driver.Value) error {
+func encodeValues(t *layout.Table, cols []int, item change.Item, row []driver.Value) error {
 	for j, ci := range cols {
-		c := t.cols[ci]
-		av, ok := item[c.attr]
+		c := t.Cols[ci]
+		av, ok := item[c.Attribute]
 		if !ok {
 			row[j] = nil
 			continue
 		}
-		v, err := value.Encode(av, c.typ)
+		v, err := value.Encode(av, c.Type)
 		if err != nil {
-			return fmt.Errorf("attribute %q: %w", c.attr, err)
+			return fmt.Errorf("attribute %q: %w", c.Attribute, err)
 		}
 		row[j] = v
 	}
@@ -84,12 +85,12 @@ func encodeValues(t *table, cols []int, item change.Item, row []driver.Value) er
 
 // encode encodes items into rows of the columns at indexes cols (keys first,
 // as in t), the last item of a key replacing earlier ones.
-func encode(t *table, cols []int, items []change.Item) (*rows, error) {
+func encode(t *layout.Table, cols []int, items []change.Item) (*rows, error) {
 	types := make([]string, len(cols))
 	for j, ci := range cols {
-		types[j] = stagedType(t.cols[ci].typ)
+		types[j] = stagedType(t.Cols[ci].Type)
 	}
-	r := newRows(types, len(t.keys()), len(items))
+	r := newRows(types, len(t.Keys()), len(items))
 	row := make([]driver.Value, len(cols))
 	for _, item := range items {
 		if err := encodeValues(t, cols, item, row); err != nil {
@@ -102,13 +103,13 @@ func encode(t *table, cols []int, items []change.Item) (*rows, error) {
 
 // encodeDeletes encodes deletes into rows of the key columns followed by
 // the TTLExpired flag, the last delete of a key replacing earlier ones.
-func encodeDeletes(t *table, dels []change.Delete) (*rows, error) {
-	nkeys := len(t.keys())
+func encodeDeletes(t *layout.Table, dels []change.Delete) (*rows, error) {
+	nkeys := len(t.Keys())
 	cols := make([]int, nkeys)
 	types := make([]string, nkeys+1)
 	for i := range cols {
 		cols[i] = i
-		types[i] = stagedType(t.cols[i].typ)
+		types[i] = stagedType(t.Cols[i].Type)
 	}
 	types[nkeys] = "BOOLEAN"
 	r := newRows(types, nkeys, len(dels))
@@ -160,19 +161,19 @@ func (r *rows) len() int {
 // failure, a key already present above all, is a *conflictError: DuckDB
 // reports duplicate keys in several ways, and a failure of another cause
 // recurs when the batch is applied again replacing rows.
-func (d *Destination) upsert(ctx context.Context, t *table, items []change.Item, synced string, replace bool) error {
+func (d *Destination) upsert(ctx context.Context, t *layout.Table, items []change.Item, synced string, replace bool) error {
 	if len(items) == 0 {
 		return nil
 	}
-	present := make(map[string]bool, len(t.cols))
+	present := make(map[string]bool, len(t.Cols))
 	for _, item := range items {
 		for attr := range item {
 			present[attr] = true
 		}
 	}
 	var cols []int
-	for i, c := range t.cols {
-		if c.key || present[c.attr] {
+	for i, c := range t.Cols {
+		if c.Key || present[c.Attribute] {
 			cols = append(cols, i)
 		}
 	}
@@ -181,13 +182,13 @@ func (d *Destination) upsert(ctx context.Context, t *table, items []change.Item,
 		return err
 	}
 
-	names := make([]string, 0, len(t.cols)+2)
-	exprs := make([]string, 0, len(t.cols)+2)
+	names := make([]string, 0, len(t.Cols)+2)
+	exprs := make([]string, 0, len(t.Cols)+2)
 	j := 0
-	for i, c := range t.cols {
-		names = append(names, ident(c.name))
+	for i, c := range t.Cols {
+		names = append(names, ident(c.Name))
 		if j < len(cols) && cols[j] == i {
-			expr, err := fromStaged(stagedColumn(j), c.typ)
+			expr, err := fromStaged(stagedColumn(j), c.Type)
 			if err != nil {
 				return err
 			}
@@ -203,11 +204,11 @@ func (d *Destination) upsert(ctx context.Context, t *table, items []change.Item,
 	if replace {
 		verb = "INSERT OR REPLACE INTO "
 	}
-	query := verb + ident(d.schema) + "." + ident(t.name) + " (" + strings.Join(names, ", ") +
+	query := verb + ident(d.schema) + "." + ident(t.Name) + " (" + strings.Join(names, ", ") +
 		") SELECT " + strings.Join(exprs, ", ") + " FROM " + batchTable
 	err = d.write(ctx, r, query)
 	if err != nil && !replace {
-		return &conflictError{table: t.source, err: err}
+		return &conflictError{table: t.Source, err: err}
 	}
 	return err
 }
@@ -215,7 +216,7 @@ func (d *Destination) upsert(ctx context.Context, t *table, items []change.Item,
 // delete marks the rows of the keys of dels deleted, setting ttlColumn to
 // each delete's TTLExpired, and creates rows holding only the key for keys
 // not present: one statement for all of them.
-func (d *Destination) delete(ctx context.Context, t *table, dels []change.Delete, synced string) error {
+func (d *Destination) delete(ctx context.Context, t *layout.Table, dels []change.Delete, synced string) error {
 	if len(dels) == 0 {
 		return nil
 	}
@@ -224,21 +225,21 @@ func (d *Destination) delete(ctx context.Context, t *table, dels []change.Delete
 		return err
 	}
 
-	keys := t.keys()
+	keys := t.Keys()
 	names := make([]string, 0, len(keys)+3)
 	exprs := make([]string, 0, len(keys)+3)
 	for j, c := range keys {
-		expr, err := fromStaged(stagedColumn(j), c.typ)
+		expr, err := fromStaged(stagedColumn(j), c.Type)
 		if err != nil {
 			return err
 		}
-		names = append(names, ident(c.name))
+		names = append(names, ident(c.Name))
 		exprs = append(exprs, expr)
 	}
 	keyList := strings.Join(names, ", ")
 	names = append(names, ident(syncedColumn), ident(deletedColumn), ident(ttlColumn))
 	exprs = append(exprs, synced, "true", stagedColumn(len(keys)))
-	query := "INSERT INTO " + ident(d.schema) + "." + ident(t.name) + " (" + strings.Join(names, ", ") +
+	query := "INSERT INTO " + ident(d.schema) + "." + ident(t.Name) + " (" + strings.Join(names, ", ") +
 		") SELECT " + strings.Join(exprs, ", ") + " FROM " + batchTable +
 		" ON CONFLICT (" + keyList + ") DO UPDATE SET " + ident(deletedColumn) + " = true, " +
 		ident(syncedColumn) + " = EXCLUDED." + ident(syncedColumn) + ", " +
@@ -248,8 +249,8 @@ func (d *Destination) delete(ctx context.Context, t *table, dels []change.Delete
 
 // deleteUnseen marks deleted, not by TTL, every live row of t last written
 // before the time literal before.
-func (d *Destination) deleteUnseen(ctx context.Context, tx *sql.Tx, t *table, before, synced string) (int64, error) {
-	res, err := tx.ExecContext(ctx, "UPDATE "+ident(d.schema)+"."+ident(t.name)+" SET "+
+func (d *Destination) deleteUnseen(ctx context.Context, tx *sql.Tx, t *layout.Table, before, synced string) (int64, error) {
+	res, err := tx.ExecContext(ctx, "UPDATE "+ident(d.schema)+"."+ident(t.Name)+" SET "+
 		ident(deletedColumn)+" = true, "+ident(syncedColumn)+" = "+synced+", "+ident(ttlColumn)+" = false"+
 		" WHERE NOT "+ident(deletedColumn)+" AND "+ident(syncedColumn)+" < "+before)
 	if err != nil {
