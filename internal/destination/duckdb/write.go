@@ -14,7 +14,6 @@ import (
 
 	"github.com/dynamosync/dynamosync/internal/change"
 	"github.com/dynamosync/dynamosync/internal/destination/layout"
-	"github.com/dynamosync/dynamosync/internal/value"
 )
 
 // batchTable names the rows handed to DuckDB inside a write statement.
@@ -38,124 +37,6 @@ var stagedInfos = sync.OnceValues(func() (map[string]duckdb.TypeInfo, error) {
 	return infos, nil
 })
 
-// rows holds values to hand to DuckDB, one row per distinct key: the first
-// nkeys columns hold the key.
-type rows struct {
-	types  []string       // staged type of each column, a key of stagedInfos
-	nkeys  int            // number of key columns
-	values []driver.Value // len(types) values per row
-	byKey  map[string]int // row index by encoded key
-	key    []byte         // scratch for the encoded key
-}
-
-func newRows(types []string, nkeys, capacity int) *rows {
-	return &rows{types: types, nkeys: nkeys, values: make([]driver.Value, 0, capacity*len(types)),
-		byKey: make(map[string]int, capacity)}
-}
-
-// put adds a copy of row, replacing the row of the same key if any.
-func (r *rows) put(row []driver.Value) {
-	key := r.encodeKey(row[:r.nkeys])
-	if i, ok := r.byKey[key]; ok {
-		copy(r.values[i*len(r.types):], row)
-		return
-	}
-	r.byKey[key] = r.len()
-	r.values = append(r.values, row...)
-}
-
-// encodeValues encodes the values of item for the columns at indexes cols
-// into row: NULL where item lacks the attribute.
-func encodeValues(t *layout.Table, cols []int, item change.Item, row []driver.Value) error {
-	for j, ci := range cols {
-		c := t.Cols[ci]
-		av, ok := item[c.Attribute]
-		if !ok {
-			row[j] = nil
-			continue
-		}
-		v, err := value.Encode(av, c.Type)
-		if err != nil {
-			return fmt.Errorf("attribute %q: %w", c.Attribute, err)
-		}
-		row[j] = v
-	}
-	return nil
-}
-
-// encode encodes items into rows of the columns at indexes cols (keys first,
-// as in t), the last item of a key replacing earlier ones.
-func encode(t *layout.Table, cols []int, items []change.Item) (*rows, error) {
-	types := make([]string, len(cols))
-	for j, ci := range cols {
-		types[j] = stagedType(t.Cols[ci].Type)
-	}
-	r := newRows(types, len(t.Keys()), len(items))
-	row := make([]driver.Value, len(cols))
-	for _, item := range items {
-		if err := encodeValues(t, cols, item, row); err != nil {
-			return nil, err
-		}
-		r.put(row)
-	}
-	return r, nil
-}
-
-// encodeDeletes encodes deletes into rows of the key columns followed by
-// the TTLExpired flag, the last delete of a key replacing earlier ones.
-func encodeDeletes(t *layout.Table, dels []change.Delete) (*rows, error) {
-	nkeys := len(t.Keys())
-	cols := make([]int, nkeys)
-	types := make([]string, nkeys+1)
-	for i := range cols {
-		cols[i] = i
-		types[i] = stagedType(t.Cols[i].Type)
-	}
-	types[nkeys] = "BOOLEAN"
-	r := newRows(types, nkeys, len(dels))
-	row := make([]driver.Value, nkeys+1)
-	for _, del := range dels {
-		if err := encodeValues(t, cols, del.Key, row); err != nil {
-			return nil, err
-		}
-		row[nkeys] = del.TTLExpired
-		r.put(row)
-	}
-	return r, nil
-}
-
-// encodeKey renders encoded key values as a string that two keys share
-// exactly when the database considers them equal: encoded values are
-// canonical (numbers as canonical text, strings and bytes verbatim).
-func (r *rows) encodeKey(vals []driver.Value) string {
-	b := r.key[:0]
-	for _, v := range vals {
-		switch v := v.(type) {
-		case string:
-			b = strconv.AppendInt(append(b, 's'), int64(len(v)), 10)
-			b = append(append(b, ':'), v...)
-		case []byte:
-			b = strconv.AppendInt(append(b, 'b'), int64(len(v)), 10)
-			b = append(append(b, ':'), v...)
-		case int64:
-			b = strconv.AppendInt(append(b, 'i'), v, 10)
-			b = append(b, ';')
-		default:
-			b = fmt.Appendf(append(b, 'x'), "%v;", v)
-		}
-	}
-	r.key = b
-	return string(b)
-}
-
-// len is the number of rows.
-func (r *rows) len() int {
-	if len(r.types) == 0 {
-		return 0
-	}
-	return len(r.values) / len(r.types)
-}
-
 // upsert replaces the rows of items, whole: columns of attributes an item
 // lacks become NULL. Unless replace is set, the rows are inserted, and any
 // failure, a key already present above all, is a *conflictError: DuckDB
@@ -165,21 +46,14 @@ func (d *Destination) upsert(ctx context.Context, t *layout.Table, items []chang
 	if len(items) == 0 {
 		return nil
 	}
-	present := make(map[string]bool, len(t.Cols))
-	for _, item := range items {
-		for attr := range item {
-			present[attr] = true
-		}
-	}
-	var cols []int
-	for i, c := range t.Cols {
-		if c.Key || present[c.Attribute] {
-			cols = append(cols, i)
-		}
-	}
-	r, err := encode(t, cols, items)
+	cols := layout.UpsertColumns(t, items)
+	r, err := layout.EncodeUpserts(t, cols, items)
 	if err != nil {
 		return err
+	}
+	staged := make([]string, len(cols))
+	for j, ci := range cols {
+		staged[j] = stagedType(t.Cols[ci].Type)
 	}
 
 	names := make([]string, 0, len(t.Cols)+2)
@@ -206,7 +80,7 @@ func (d *Destination) upsert(ctx context.Context, t *layout.Table, items []chang
 	}
 	query := verb + ident(d.schema) + "." + ident(t.Name) + " (" + strings.Join(names, ", ") +
 		") SELECT " + strings.Join(exprs, ", ") + " FROM " + batchTable
-	err = d.write(ctx, r, query)
+	err = d.write(ctx, r, staged, query)
 	if err != nil && !replace {
 		return &conflictError{table: t.Source, err: err}
 	}
@@ -220,7 +94,7 @@ func (d *Destination) delete(ctx context.Context, t *layout.Table, dels []change
 	if len(dels) == 0 {
 		return nil
 	}
-	r, err := encodeDeletes(t, dels)
+	r, err := layout.EncodeDeletes(t, dels)
 	if err != nil {
 		return err
 	}
@@ -244,7 +118,11 @@ func (d *Destination) delete(ctx context.Context, t *layout.Table, dels []change
 		" ON CONFLICT (" + keyList + ") DO UPDATE SET " + ident(deletedColumn) + " = true, " +
 		ident(syncedColumn) + " = EXCLUDED." + ident(syncedColumn) + ", " +
 		ident(ttlColumn) + " = EXCLUDED." + ident(ttlColumn)
-	return d.write(ctx, r, query)
+	staged := make([]string, 0, len(keys)+1)
+	for _, c := range keys {
+		staged = append(staged, stagedType(c.Type))
+	}
+	return d.write(ctx, r, append(staged, "BOOLEAN"), query)
 }
 
 // deleteUnseen marks deleted, not by TTL, every live row of t last written
@@ -262,15 +140,16 @@ func (d *Destination) deleteUnseen(ctx context.Context, tx *sql.Tx, t *layout.Ta
 func stagedColumn(j int) string { return "c" + strconv.Itoa(j) }
 
 // write hands rows to DuckDB through an appender that runs query over them
-// (as table batchTable) on the connection, inside the open transaction.
-func (d *Destination) write(ctx context.Context, r *rows, query string) error {
+// (as table batchTable, column j of DuckDB type staged[j], a key of
+// stagedInfos) on the connection, inside the open transaction.
+func (d *Destination) write(ctx context.Context, r *layout.Rows, staged []string, query string) error {
 	infos, err := stagedInfos()
 	if err != nil {
 		return err
 	}
-	colTypes := make([]duckdb.TypeInfo, len(r.types))
-	colNames := make([]string, len(r.types))
-	for j, typ := range r.types {
+	colTypes := make([]duckdb.TypeInfo, len(staged))
+	colNames := make([]string, len(staged))
+	for j, typ := range staged {
 		colTypes[j] = infos[typ]
 		colNames[j] = stagedColumn(j)
 	}
@@ -287,9 +166,12 @@ func (d *Destination) write(ctx context.Context, r *rows, query string) error {
 		if err != nil {
 			return err
 		}
-		n := len(r.types)
-		for i := range r.len() {
-			if err := a.AppendRow(r.values[i*n : (i+1)*n]...); err != nil {
+		row := make([]driver.Value, r.Width)
+		for i := range r.Len() {
+			for j, v := range r.Row(i) {
+				row[j] = v
+			}
+			if err := a.AppendRow(row...); err != nil {
 				return errors.Join(err, a.Close())
 			}
 		}
