@@ -4,7 +4,12 @@
 package value
 
 // Kind is the family of a column type. Kinds are ordered loosely by width:
-// Null (no information yet) < Bool, Int, Decimal, Binary < String < JSON.
+// Null (no information yet) < Int < Decimal < Number < String < JSON, and
+// Null < Bool, Binary < String. Int, Decimal and Number are the numeric
+// kinds: two of them join to the least numeric kind holding both, and any of
+// them joins with Bool, Binary or String to String. The constants' values do
+// not follow this order: Number comes after JSON so that the older kinds keep
+// their values.
 type Kind uint8
 
 // Column type kinds.
@@ -16,12 +21,15 @@ const (
 	String              // VARCHAR holding exact text
 	Binary              // BLOB
 	JSON                // JSON text
+	Number              // NUMERIC: every value a DynamoDB number, at least one beyond DECIMAL(38)
 )
 
 // MaxPrecision is the widest DECIMAL a destination column may declare.
 const MaxPrecision = 38
 
 // Type is a column type. Precision and Scale are set only for Decimal.
+// A Number column has no precision: it holds any DynamoDB number exactly
+// (up to 38 significant digits, exponent from -130 to +125).
 type Type struct {
 	Kind      Kind
 	Precision int
@@ -36,4 +44,5 @@ var (
 	TypeString = Type{Kind: String}
 	TypeBinary = Type{Kind: Binary}
 	TypeJSON   = Type{Kind: JSON}
+	TypeNumber = Type{Kind: Number}
 )

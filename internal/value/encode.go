@@ -17,7 +17,9 @@ var ErrMismatch = errors.New("column type cannot hold value")
 //   - S gives String; B gives Binary; BOOL gives Bool; NULL gives Null;
 //   - N gives Int when it is an integer within int64, else DECIMAL(p,s) when
 //     its canonical form is plain (p = integer digits + scale after trailing
-//     zeros are removed, at most 38, p >= 1, p >= s), else String;
+//     zeros are removed, at most 38, p >= 1, p >= s), else Number (its
+//     canonical form is scientific, e.g. 1E+125 or 1.2345E-130: no
+//     DECIMAL(38) holds it);
 //   - SS, NS, BS, M and L give JSON (their elements are checked by Encode).
 //
 // A malformed number, a nil value or an unknown member type is an error.
@@ -53,6 +55,8 @@ func Of(av types.AttributeValue) (Type, error) {
 //   - Decimal: string, the canonical plain text of N (see NumberText, e.g.
 //     "123.45", "-0.001", "12"), when its integer digits fit in p-s and its
 //     fractional digits in s;
+//   - Number: string, the canonical text of N, plain or scientific (see
+//     NumberText, e.g. "12.5", "1E+125", "-1.2345E-130"), from any N;
 //   - String: string: S verbatim, N as NumberText, BOOL as "true"/"false", B
 //     as standard base64 with padding (RFC 4648);
 //   - Binary: []byte, from B (the value's own slice, not a copy; empty, never
@@ -64,8 +68,8 @@ func Of(av types.AttributeValue) (Type, error) {
 //     order in which the column widened.
 //
 // A value the column cannot hold exactly (S into Int, a fraction into Int, 39
-// digits into Decimal, a map into String, anything but NULL into a Null
-// column) is an error wrapping ErrMismatch: the caller widens the column
+// digits into Decimal, S or BOOL into Number, a map into String, anything but
+// NULL into a Null column) is an error wrapping ErrMismatch: the caller widens the column
 // first with Join(t, Of(av)). A malformed number, an unknown member type or
 // an invalid column type is an error too.
 func Encode(av types.AttributeValue, t Type) (any, error) {
@@ -100,6 +104,14 @@ func Encode(av types.AttributeValue, t Type) (any, error) {
 			if n.plain() && n.scale <= t.Scale && n.intDigits <= t.Precision-t.Scale {
 				return n.text, nil
 			}
+		}
+	case Number:
+		if v, ok := av.(*types.AttributeValueMemberN); ok {
+			n, err := parseNumber(v.Value)
+			if err != nil {
+				return nil, err
+			}
+			return n.text, nil
 		}
 	case String:
 		switch v := av.(type) {

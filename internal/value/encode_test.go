@@ -47,7 +47,10 @@ func TestOf(t *testing.T) {
 		{"S empty", s(""), TypeString},
 		{"N int", n("42"), TypeInt},
 		{"N decimal", n("-1.25"), dec(3, 2)},
-		{"N huge", n("1E+125"), TypeString},
+		{"N huge", n("1E+125"), TypeNumber},
+		{"N tiny", n("-1.2345E-130"), TypeNumber},
+		{"N 39 digits", n("123456789012345678901234567890123456789"), TypeNumber},
+		{"N 39 fraction digits", n("0.123456789012345678901234567890123456789"), TypeNumber},
 		{"B", b(1, 2), TypeBinary},
 		{"B empty", b(), TypeBinary},
 		{"BOOL", boolean(false), TypeBool},
@@ -97,7 +100,7 @@ func TestOfErrors(t *testing.T) {
 var encodeColumns = map[string]Type{
 	"NULL": TypeNull, "BOOLEAN": TypeBool, "BIGINT": TypeInt, "DECIMAL(5,2)": dec(5, 2),
 	"DECIMAL(38,0)": dec(38, 0), "DECIMAL(38,38)": dec(38, 38), "VARCHAR": TypeString,
-	"BLOB": TypeBinary, "JSON": TypeJSON,
+	"BLOB": TypeBinary, "JSON": TypeJSON, "NUMERIC": TypeNumber,
 }
 
 func TestEncodeMatrix(t *testing.T) {
@@ -113,34 +116,45 @@ func TestEncodeMatrix(t *testing.T) {
 		{"S digits", s("42"), map[string]any{"VARCHAR": "42", "JSON": `"42"`}},
 		{"S empty", s(""), map[string]any{"VARCHAR": "", "JSON": `""`}},
 		{"N int", n("42"), map[string]any{
-			"BIGINT": int64(42), "DECIMAL(5,2)": "42", "DECIMAL(38,0)": "42", "VARCHAR": "42", "JSON": "42",
+			"BIGINT": int64(42), "DECIMAL(5,2)": "42", "DECIMAL(38,0)": "42", "NUMERIC": "42", "VARCHAR": "42",
+			"JSON": "42",
 		}},
 		{"N zero", n("-0.00"), map[string]any{
 			"BIGINT": int64(0), "DECIMAL(5,2)": "0", "DECIMAL(38,0)": "0", "DECIMAL(38,38)": "0",
-			"VARCHAR": "0", "JSON": "0",
+			"NUMERIC": "0", "VARCHAR": "0", "JSON": "0",
 		}},
 		{"N int64 min", n("-9223372036854775808"), map[string]any{
 			"BIGINT": int64(-9223372036854775808), "DECIMAL(38,0)": "-9223372036854775808",
-			"VARCHAR": "-9223372036854775808", "JSON": "-9223372036854775808",
+			"NUMERIC": "-9223372036854775808", "VARCHAR": "-9223372036854775808", "JSON": "-9223372036854775808",
 		}},
 		{"N beyond int64", n("9223372036854775808"), map[string]any{
-			"DECIMAL(38,0)": "9223372036854775808", "VARCHAR": "9223372036854775808", "JSON": "9223372036854775808",
+			"DECIMAL(38,0)": "9223372036854775808", "NUMERIC": "9223372036854775808", "VARCHAR": "9223372036854775808",
+			"JSON": "9223372036854775808",
 		}},
 		{"N decimal", n("-1.50"), map[string]any{
-			"DECIMAL(5,2)": "-1.5", "VARCHAR": "-1.5", "JSON": "-1.5",
+			"DECIMAL(5,2)": "-1.5", "NUMERIC": "-1.5", "VARCHAR": "-1.5", "JSON": "-1.5",
 		}},
 		{"N fraction", n("0.001"), map[string]any{
-			"DECIMAL(38,38)": "0.001", "VARCHAR": "0.001", "JSON": "0.001",
+			"DECIMAL(38,38)": "0.001", "NUMERIC": "0.001", "VARCHAR": "0.001", "JSON": "0.001",
 		}},
 		{"N 38 digits", n(digits38), map[string]any{
-			"DECIMAL(38,0)": digits38, "VARCHAR": digits38, "JSON": digits38,
+			"DECIMAL(38,0)": digits38, "NUMERIC": digits38, "VARCHAR": digits38, "JSON": digits38,
 		}},
 		{"N 38 fraction digits", n("0." + digits38), map[string]any{
-			"DECIMAL(38,38)": "0." + digits38, "VARCHAR": "0." + digits38, "JSON": "0." + digits38,
+			"DECIMAL(38,38)": "0." + digits38, "NUMERIC": "0." + digits38, "VARCHAR": "0." + digits38,
+			"JSON": "0." + digits38,
 		}},
-		{"N 1E+125", n("1E+125"), map[string]any{"VARCHAR": "1E+125", "JSON": "1E+125"}},
-		{"N 1E-130", n("1E-130"), map[string]any{"VARCHAR": "1E-130", "JSON": "1E-130"}},
-		{"N -1E-130", n("-1E-130"), map[string]any{"VARCHAR": "-1E-130", "JSON": "-1E-130"}},
+		{"N 39 digits", n(digits38 + "0"), map[string]any{
+			"NUMERIC": "1." + digits38[1:] + "E+38", "VARCHAR": "1." + digits38[1:] + "E+38",
+			"JSON": "1." + digits38[1:] + "E+38",
+		}},
+		{"N 1E+125", n("1E+125"), map[string]any{"NUMERIC": "1E+125", "VARCHAR": "1E+125", "JSON": "1E+125"}},
+		{"N 1e125", n("1e125"), map[string]any{"NUMERIC": "1E+125", "VARCHAR": "1E+125", "JSON": "1E+125"}},
+		{"N 1E-130", n("1E-130"), map[string]any{"NUMERIC": "1E-130", "VARCHAR": "1E-130", "JSON": "1E-130"}},
+		{"N -1E-130", n("-1E-130"), map[string]any{"NUMERIC": "-1E-130", "VARCHAR": "-1E-130", "JSON": "-1E-130"}},
+		{"N 1.2345E-130", n("12345E-134"), map[string]any{
+			"NUMERIC": "1.2345E-130", "VARCHAR": "1.2345E-130", "JSON": "1.2345E-130",
+		}},
 		{"B", b(0xff, 0, 'a'), map[string]any{
 			"BLOB": []byte{0xff, 0, 'a'}, "VARCHAR": "/wBh", "JSON": `"/wBh"`,
 		}},
@@ -292,6 +306,10 @@ func TestEncodeErrors(t *testing.T) {
 		{"malformed N into Decimal", n("x"), dec(5, 2)},
 		{"malformed N into String", n("x"), TypeString},
 		{"malformed N into JSON", n("x"), TypeJSON},
+		{"malformed N into Number", n("x"), TypeNumber},
+		{"NaN into Number", n("NaN"), TypeNumber},
+		{"unknown member into Number", &types.UnknownUnionMember{Tag: "X"}, TypeNumber},
+		{"nil value into Number", nil, TypeNumber},
 		{"malformed N in NS", ns("1", "NaN"), TypeJSON},
 		{"nested malformed N", m("a", l(n("1e"))), TypeJSON},
 		{"invalid decimal 0,0", n("0"), dec(0, 0)},
@@ -367,6 +385,7 @@ func TestEncodeAllocs(t *testing.T) {
 		{"S into String", s("hello"), TypeString, 1},
 		{"N into Int", n("123456789"), TypeInt, 1},
 		{"N into Decimal", n("1234.56"), dec(10, 2), 1},
+		{"N into Number", n("1234.56"), TypeNumber, 1},
 		{"BOOL into Bool", boolean(true), TypeBool, 0},
 		{"B into Binary", b(1, 2, 3), TypeBinary, 1},
 		{"M into JSON", m("a", n("1"), "b", s("x")), TypeJSON, 2}, // the text and its interface box

@@ -55,7 +55,7 @@ func (n number) int64() (int64, bool) {
 }
 
 // typ returns the column type of the number: Int when an integer within
-// int64, else DECIMAL(p,s) when plain, else String.
+// int64, else DECIMAL(p,s) when plain, else Number.
 func (n number) typ() Type {
 	if _, ok := n.int64(); ok {
 		return TypeInt
@@ -63,7 +63,7 @@ func (n number) typ() Type {
 	if n.plain() {
 		return Type{Kind: Decimal, Precision: n.precision(), Scale: n.scale}
 	}
-	return TypeString
+	return TypeNumber
 }
 
 // NumberText returns the canonical text of a DynamoDB number (DynamoDB

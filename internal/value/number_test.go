@@ -60,21 +60,21 @@ func TestNumberText(t *testing.T) {
 		{"0." + digits38, "0." + digits38, Type{Decimal, 38, 38}},
 		{"1E+37", "1" + strings.Repeat("0", 37), Type{Decimal, 38, 0}},
 		{"1E-38", "0." + strings.Repeat("0", 37) + "1", Type{Decimal, 38, 38}},
-		{"1E+38", "1E+38", TypeString},
-		{"1" + strings.Repeat("0", 38), "1E+38", TypeString},
-		{"1E-39", "1E-39", TypeString},
-		{"0." + strings.Repeat("0", 38) + "1", "1E-39", TypeString},
-		{"1E+125", "1E+125", TypeString},
-		{"1e125", "1E+125", TypeString},
-		{"-1E+125", "-1E+125", TypeString},
-		{"9.9999999999999999999999999999999999999E+125", "9.9999999999999999999999999999999999999E+125", TypeString},
-		{"1E-130", "1E-130", TypeString},
-		{"-1E-130", "-1E-130", TypeString},
-		{"1.2345E-130", "1.2345E-130", TypeString},
-		{"12345E-134", "1.2345E-130", TypeString},
-		{"123456789012345678901234567890123456789", "1.23456789012345678901234567890123456789E+38", TypeString},
-		{"1.23456789012345678901234567890123456789", "1.23456789012345678901234567890123456789E+0", TypeString},
-		{"0.5" + digits38, "5." + digits38 + "E-1", TypeString},
+		{"1E+38", "1E+38", TypeNumber},
+		{"1" + strings.Repeat("0", 38), "1E+38", TypeNumber},
+		{"1E-39", "1E-39", TypeNumber},
+		{"0." + strings.Repeat("0", 38) + "1", "1E-39", TypeNumber},
+		{"1E+125", "1E+125", TypeNumber},
+		{"1e125", "1E+125", TypeNumber},
+		{"-1E+125", "-1E+125", TypeNumber},
+		{"9.9999999999999999999999999999999999999E+125", "9.9999999999999999999999999999999999999E+125", TypeNumber},
+		{"1E-130", "1E-130", TypeNumber},
+		{"-1E-130", "-1E-130", TypeNumber},
+		{"1.2345E-130", "1.2345E-130", TypeNumber},
+		{"12345E-134", "1.2345E-130", TypeNumber},
+		{"123456789012345678901234567890123456789", "1.23456789012345678901234567890123456789E+38", TypeNumber},
+		{"1.23456789012345678901234567890123456789", "1.23456789012345678901234567890123456789E+0", TypeNumber},
+		{"0.5" + digits38, "5." + digits38 + "E-1", TypeNumber},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -267,6 +267,14 @@ func FuzzNumberText(f *testing.F) {
 		}
 		if i, ok := got.int64(); ok && strconv.FormatInt(i, 10) != got.text {
 			t.Fatalf("int64 of %q = %d", got.text, i)
+		}
+		// Exactly the numbers whose canonical text is scientific are Number,
+		// and a Number column holds every number as its canonical text.
+		if typ := got.typ(); (typ.Kind == Number) != strings.Contains(got.text, "E") {
+			t.Fatalf("type of %q = %v", got.text, typ)
+		}
+		if enc, err := Encode(n(in), TypeNumber); err != nil || enc != got.text {
+			t.Fatalf("Encode(N %q, NUMERIC) = %#v, %v; want %q", in, enc, err, got.text)
 		}
 	})
 }

@@ -11,7 +11,7 @@ import (
 const intDigits = 19
 
 // String returns the lower-case name of the kind ("null", "bool", "int",
-// "decimal", "string", "binary", "json").
+// "decimal", "string", "binary", "json", "number").
 func (k Kind) String() string {
 	switch k {
 	case Null:
@@ -28,14 +28,16 @@ func (k Kind) String() string {
 		return "binary"
 	case JSON:
 		return "json"
+	case Number:
+		return "number"
 	default:
 		return "kind(" + strconv.Itoa(int(k)) + ")"
 	}
 }
 
 // String renders the type in a destination-neutral way: "NULL", "BOOLEAN",
-// "BIGINT", "DECIMAL(p,s)", "VARCHAR", "BLOB" or "JSON". ParseType is its
-// inverse. A type of unknown kind renders as "UNKNOWN(n)".
+// "BIGINT", "DECIMAL(p,s)", "NUMERIC", "VARCHAR", "BLOB" or "JSON".
+// ParseType is its inverse. A type of unknown kind renders as "UNKNOWN(n)".
 func (t Type) String() string {
 	switch t.Kind {
 	case Null:
@@ -52,6 +54,8 @@ func (t Type) String() string {
 		return "BLOB"
 	case JSON:
 		return "JSON"
+	case Number:
+		return "NUMERIC"
 	default:
 		return "UNKNOWN(" + strconv.Itoa(int(t.Kind)) + ")"
 	}
@@ -74,6 +78,8 @@ func ParseType(s string) (Type, error) {
 		return TypeBinary, nil
 	case "JSON":
 		return TypeJSON, nil
+	case "NUMERIC":
+		return TypeNumber, nil
 	}
 	inner, ok := strings.CutPrefix(s, "DECIMAL(")
 	if ok {
@@ -108,7 +114,7 @@ func ParseType(s string) (Type, error) {
 // for Decimal, 1 <= Precision <= MaxPrecision and 0 <= Scale <= Precision.
 func (t Type) valid() bool {
 	switch t.Kind {
-	case Null, Bool, Int, String, Binary, JSON:
+	case Null, Bool, Int, String, Binary, JSON, Number:
 		return true
 	case Decimal:
 		return t.Precision >= 1 && t.Precision <= MaxPrecision && t.Scale >= 0 && t.Scale <= t.Precision
@@ -120,7 +126,7 @@ func (t Type) valid() bool {
 // KeyType returns the column type a key attribute of the declared attribute
 // type "S", "N" or "B" (as in a table's AttributeDefinitions) starts with
 // before any value is seen: S -> String, N -> Int, B -> Binary. A numeric key
-// column widens to Decimal or String like any other column once a value needs
+// column widens to Decimal or Number like any other column once a value needs
 // it. Any other declared type is an error.
 func KeyType(declared string) (Type, error) {
 	switch declared {
@@ -143,8 +149,10 @@ func KeyType(declared string) (Type, error) {
 //   - JSON with anything gives JSON;
 //   - Int with Int stays Int; otherwise Int counts as DECIMAL(19,0), and
 //     DECIMAL(p1,s1) with DECIMAL(p2,s2) gives DECIMAL(d+s,s) with
-//     s = max(s1,s2) and d = max(p1-s1, p2-s2), or String when d+s > 38;
-//   - any other pair of different kinds gives String.
+//     s = max(s1,s2) and d = max(p1-s1, p2-s2), or Number when d+s > 38;
+//   - Number with Int, Decimal or Number gives Number;
+//   - any other pair of different kinds gives String (in particular Number
+//     with Bool, String or Binary).
 func Join(a, b Type) Type {
 	if a.Kind == Null {
 		return b
@@ -161,21 +169,24 @@ func Join(a, b Type) Type {
 	if !numeric(a.Kind) || !numeric(b.Kind) {
 		return TypeString
 	}
+	if a.Kind == Number || b.Kind == Number {
+		return TypeNumber
+	}
 	pa, sa := decimalShape(a)
 	pb, sb := decimalShape(b)
 	s := max(sa, sb)
 	p := max(pa-sa, pb-sb) + s
 	if p > MaxPrecision {
-		return TypeString
+		return TypeNumber
 	}
 	return Type{Kind: Decimal, Precision: p, Scale: s}
 }
 
-// numeric reports whether k is Int or Decimal.
-func numeric(k Kind) bool { return k == Int || k == Decimal }
+// numeric reports whether k is Int, Decimal or Number.
+func numeric(k Kind) bool { return k == Int || k == Decimal || k == Number }
 
-// decimalShape returns the precision and scale of a numeric type, counting
-// Int as DECIMAL(19,0).
+// decimalShape returns the precision and scale of an Int or Decimal type,
+// counting Int as DECIMAL(19,0).
 func decimalShape(t Type) (precision, scale int) {
 	if t.Kind == Int {
 		return intDigits, 0

@@ -7,7 +7,7 @@ import (
 // sampleTypes returns a spread of column types: every non-decimal kind and
 // decimals at the corners of precision and scale.
 func sampleTypes() []Type {
-	ts := []Type{TypeNull, TypeBool, TypeInt, TypeString, TypeBinary, TypeJSON}
+	ts := []Type{TypeNull, TypeBool, TypeInt, TypeString, TypeBinary, TypeJSON, TypeNumber}
 	for _, ps := range [][2]int{
 		{1, 0}, {1, 1}, {3, 3}, {5, 2}, {10, 10}, {18, 0}, {19, 0}, {19, 1}, {20, 0}, {20, 19},
 		{21, 2}, {37, 18}, {38, 0}, {38, 19}, {38, 20}, {38, 38},
@@ -33,6 +33,7 @@ func TestTypeString(t *testing.T) {
 		{TypeString, "VARCHAR"},
 		{TypeBinary, "BLOB"},
 		{TypeJSON, "JSON"},
+		{TypeNumber, "NUMERIC"},
 		{Type{Kind: 42}, "UNKNOWN(42)"},
 	}
 	for _, tt := range tests {
@@ -45,7 +46,7 @@ func TestTypeString(t *testing.T) {
 }
 
 func TestParseTypeRoundTrip(t *testing.T) {
-	all := []Type{TypeNull, TypeBool, TypeInt, TypeString, TypeBinary, TypeJSON}
+	all := []Type{TypeNull, TypeBool, TypeInt, TypeString, TypeBinary, TypeJSON, TypeNumber}
 	for p := 1; p <= MaxPrecision; p++ {
 		for s := 0; s <= p; s++ {
 			all = append(all, dec(p, s))
@@ -71,6 +72,7 @@ func TestParseTypeErrors(t *testing.T) {
 		"DECIMAL(0,0)", "DECIMAL(39,0)", "DECIMAL(5,6)", "DECIMAL(5,-1)", "DECIMAL(-5,0)", "DECIMAL(05,2)",
 		"DECIMAL(5,02)", "DECIMAL(+5,2)", "DECIMAL( 5,2)", "DECIMAL(5, 2)", "DECIMAL(5,2,1)", "DECIMAL(a,b)",
 		"DECIMAL(99999999999999999999,0)", "BIGINT ", "JSONB",
+		"numeric", "Numeric", "NUMERIC ", "NUMERIC()", "NUMERIC(38)", "NUMERIC(5,2)", "NUMBER",
 	} {
 		t.Run(in, func(t *testing.T) {
 			if got, err := ParseType(in); err == nil {
@@ -83,7 +85,7 @@ func TestParseTypeErrors(t *testing.T) {
 func TestKindString(t *testing.T) {
 	want := map[Kind]string{
 		Null: "null", Bool: "bool", Int: "int", Decimal: "decimal", String: "string", Binary: "binary",
-		JSON: "json", 42: "kind(42)",
+		JSON: "json", Number: "number", 42: "kind(42)",
 	}
 	for k, w := range want {
 		t.Run(w, func(t *testing.T) {
@@ -91,6 +93,16 @@ func TestKindString(t *testing.T) {
 				t.Errorf("Kind(%d).String() = %q, want %q", k, got, w)
 			}
 		})
+	}
+}
+
+// TestKindValues pins the kinds' numeric values: Number was added after JSON
+// so that the older kinds keep theirs.
+func TestKindValues(t *testing.T) {
+	for k, want := range map[Kind]int{Null: 0, Bool: 1, Int: 2, Decimal: 3, String: 4, Binary: 5, JSON: 6, Number: 7} {
+		if int(k) != want {
+			t.Errorf("%v = %d, want %d", k, k, want)
+		}
 	}
 }
 
@@ -144,14 +156,25 @@ func TestJoin(t *testing.T) {
 		{TypeInt, dec(1, 1), dec(20, 1)},
 		{TypeInt, dec(38, 0), dec(38, 0)},
 		{TypeInt, dec(38, 19), dec(38, 19)},
-		{TypeInt, dec(38, 20), TypeString},
-		{TypeInt, dec(20, 20), TypeString},
+		{TypeInt, dec(38, 20), TypeNumber},
+		{TypeInt, dec(20, 20), TypeNumber},
 		{dec(5, 2), dec(4, 3), dec(6, 3)},
 		{dec(1, 1), dec(1, 0), dec(2, 1)},
-		{dec(38, 0), dec(1, 1), TypeString},
-		{dec(38, 38), dec(1, 0), TypeString},
+		{dec(38, 0), dec(1, 1), TypeNumber},
+		{dec(38, 38), dec(1, 0), TypeNumber},
 		{dec(20, 0), dec(20, 18), dec(38, 18)},
-		{dec(20, 0), dec(20, 19), TypeString},
+		{dec(20, 0), dec(20, 19), TypeNumber},
+		{TypeNumber, TypeNumber, TypeNumber},
+		{TypeNull, TypeNumber, TypeNumber},
+		{TypeNumber, TypeInt, TypeNumber},
+		{TypeNumber, dec(1, 0), TypeNumber},
+		{TypeNumber, dec(5, 2), TypeNumber},
+		{TypeNumber, dec(38, 0), TypeNumber},
+		{TypeNumber, dec(38, 38), TypeNumber},
+		{TypeNumber, TypeBool, TypeString},
+		{TypeNumber, TypeString, TypeString},
+		{TypeNumber, TypeBinary, TypeString},
+		{TypeNumber, TypeJSON, TypeJSON},
 		{TypeBool, TypeInt, TypeString},
 		{TypeBool, dec(5, 2), TypeString},
 		{TypeBool, TypeBinary, TypeString},

@@ -39,27 +39,36 @@
 // value.Join over every value it receives, mapped to DuckDB as:
 //
 //	Bool -> BOOLEAN, Int -> BIGINT, Decimal(p,s) -> DECIMAL(p,s),
+//	Number -> VARCHAR (canonical number text, e.g. 1E+125),
 //	String -> VARCHAR, Binary -> BLOB, JSON -> JSON, Null -> VARCHAR
 //
 // A Null column holds only NULLs until its first value fixes its type. Key
 // columns start at value.KeyType of the declared key type (S VARCHAR, N
 // BIGINT, B BLOB); a number key widens like any column. Values are written as
 // value.Encode renders them for the column type, so the stored text of every
-// value is exact: 38-digit decimals, numbers beyond DECIMAL(38) as canonical
-// text in VARCHAR, binary as BLOB (base64 text once widened to VARCHAR),
-// sets, lists and maps as JSON.
+// value is exact: 38-digit decimals; numbers beyond DECIMAL(38) (1E+125,
+// 1.2345E-130, or decimals whose joined precision exceeds 38) make a column
+// of type Number, which has type NUMERIC in the metadata (column_type
+// "NUMERIC") and is stored as canonical text (value.NumberText) in a VARCHAR
+// column, as DuckDB has no wider exact numeric type; binary as BLOB (base64
+// text once widened to VARCHAR); sets, lists and maps as JSON.
 //
 // Widening keeps every stored value's text: a column that widens is converted
 // in place in the batch's transaction (a key column by rebuilding the table,
-// as DuckDB cannot retype a primary key column):
+// as DuckDB cannot retype a primary key column). Types are named as in the
+// metadata; a NUMERIC column is a VARCHAR column in DuckDB:
 //
 //	BIGINT -> DECIMAL        exact cast
 //	BIGINT -> VARCHAR        decimal text
 //	DECIMAL -> VARCHAR       canonical text: trailing fractional zeros and a
 //	                         bare '.' removed (1.50 -> 1.5), as value.NumberText
+//	BIGINT -> NUMERIC        decimal text (stored in VARCHAR)
+//	DECIMAL -> NUMERIC       canonical text, as DECIMAL -> VARCHAR
+//	NUMERIC -> VARCHAR       unchanged: already canonical number text
 //	BOOLEAN -> VARCHAR       'true' / 'false'
 //	BLOB -> VARCHAR          standard base64 with padding
 //	any scalar -> JSON       a JSON string holding the VARCHAR text above
+//	                         (NUMERIC: its canonical number text)
 //
 // (In a JSON column, maps, lists and sets are JSON values and scalars are
 // JSON strings of their text, however the column got there, so a row's value

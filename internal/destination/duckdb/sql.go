@@ -51,10 +51,12 @@ func timestampLiteral(t time.Time) string {
 	return "TIMESTAMPTZ '" + t.UTC().Format("2006-01-02 15:04:05.000000") + "+00'"
 }
 
-// sqlType is the DuckDB type of a column of type t.
+// sqlType is the DuckDB type of a column of type t. DuckDB has no exact
+// numeric type wider than DECIMAL(38), so a Number column is VARCHAR holding
+// the canonical number text (value.NumberText, e.g. "1E+125").
 func sqlType(t value.Type) (string, error) {
 	switch t.Kind {
-	case value.Null, value.String:
+	case value.Null, value.String, value.Number:
 		return "VARCHAR", nil
 	case value.Bool:
 		return "BOOLEAN", nil
@@ -118,12 +120,23 @@ func convert(col string, from, to value.Type) (string, error) {
 		if from.Kind == value.Int || from.Kind == value.Decimal {
 			return "CAST(" + col + " AS " + target + ")", nil
 		}
+	case value.Number:
+		// A Number column holds canonical number text.
+		switch from.Kind {
+		case value.Int:
+			return "CAST(" + col + " AS VARCHAR)", nil
+		case value.Decimal:
+			return decimalText(col, from), nil
+		}
 	case value.String:
 		switch from.Kind {
 		case value.Int, value.Bool:
 			return "CAST(" + col + " AS VARCHAR)", nil
 		case value.Decimal:
 			return decimalText(col, from), nil
+		case value.Number:
+			// Already canonical number text in a VARCHAR column.
+			return col, nil
 		case value.Binary:
 			return "base64(" + col + ")", nil
 		}
@@ -131,7 +144,7 @@ func convert(col string, from, to value.Type) (string, error) {
 		// A scalar in a JSON column is a JSON string of the text a VARCHAR
 		// column holds (see value.Encode), whatever the column held before.
 		text := col
-		if from.Kind != value.String {
+		if from.Kind != value.String && from.Kind != value.Number {
 			var err error
 			if text, err = convert(col, from, value.TypeString); err != nil {
 				return "", err
@@ -143,7 +156,8 @@ func convert(col string, from, to value.Type) (string, error) {
 }
 
 // stagedType is the DuckDB type in which a value of a column of type t is
-// handed to DuckDB: the Go type value.Encode returns for t.
+// handed to DuckDB: the Go type value.Encode returns for t (a string, so
+// VARCHAR, for Number).
 func stagedType(t value.Type) string {
 	switch t.Kind {
 	case value.Bool:
@@ -158,7 +172,8 @@ func stagedType(t value.Type) string {
 }
 
 // fromStaged is an expression turning the staged column expression col into
-// a value of a column of type t.
+// a value of a column of type t. Number, like String, is stored as the staged
+// text.
 func fromStaged(col string, t value.Type) (string, error) {
 	switch t.Kind {
 	case value.Decimal, value.JSON:

@@ -25,12 +25,47 @@ func TestWidening(t *testing.T) {
 		name  string
 		steps []step
 	}{
-		{"BIGINT -> DECIMAL -> VARCHAR", []step{
+		{"BIGINT -> DECIMAL -> NUMERIC -> VARCHAR", []step{
 			{n("-7"), "BIGINT", []string{"-7"}},
 			{n("1.50"), dec(20, 1), []string{"-7", "1.5"}},
 			{n("0.125"), dec(22, 3), []string{"-7", "1.5", "0.125"}},
-			{n("1E+125"), "VARCHAR", []string{"-7", "1.5", "0.125", "1E+125"}},
-			{s("x"), "VARCHAR", []string{"-7", "1.5", "0.125", "1E+125", "x"}},
+			{n("1E+125"), "NUMERIC", []string{"-7", "1.5", "0.125", "1E+125"}},
+			{n("-1.2345E-130"), "NUMERIC", []string{"-7", "1.5", "0.125", "1E+125", "-1.2345E-130"}},
+			{s("x"), "VARCHAR", []string{"-7", "1.5", "0.125", "1E+125", "-1.2345E-130", "x"}},
+		}},
+		{"BIGINT -> NUMERIC", []step{
+			{n("-9223372036854775808"), "BIGINT", []string{"-9223372036854775808"}},
+			{n("1E+38"), "NUMERIC", []string{"-9223372036854775808", "1E+38"}},
+			{n("42.50"), "NUMERIC", []string{"-9223372036854775808", "1E+38", "42.5"}},
+		}},
+		{"DECIMAL -> NUMERIC", []step{
+			{n("-0.05"), dec(2, 2), []string{"-0.05"}},
+			{n("1.50"), dec(3, 2), []string{"-0.05", "1.5"}},
+			{n("1E-130"), "NUMERIC", []string{"-0.05", "1.5", "1E-130"}},
+		}},
+		{"DECIMAL(38) joins beyond 38 digits -> NUMERIC", []step{
+			{n("99999999999999999999999999999999999999"), dec(38, 0), []string{"99999999999999999999999999999999999999"}},
+			{n("0.1"), "NUMERIC", []string{"99999999999999999999999999999999999999", "0.1"}},
+			{n("7"), "NUMERIC", []string{"99999999999999999999999999999999999999", "0.1", "7"}},
+		}},
+		{"NUMERIC -> VARCHAR", []step{
+			{n("1E+125"), "NUMERIC", []string{"1E+125"}},
+			{boolean(true), "VARCHAR", []string{"1E+125", "true"}},
+			{n("-1.5E-130"), "VARCHAR", []string{"1E+125", "true", "-1.5E-130"}},
+		}},
+		{"NUMERIC -> VARCHAR by binary", []step{
+			{n("123456789012345678901234567890123456789"), "NUMERIC", []string{"1.23456789012345678901234567890123456789E+38"}},
+			{bin(0xff), "VARCHAR", []string{"1.23456789012345678901234567890123456789E+38", "/w=="}},
+		}},
+		{"NUMERIC -> JSON", []step{
+			{n("1E+125"), "NUMERIC", []string{"1E+125"}},
+			{n("12"), "NUMERIC", []string{"1E+125", "12"}},
+			{list(n("1E+125")), "JSON", []string{`"1E+125"`, `"12"`, "[1E+125]"}},
+			{n("-1E-130"), "JSON", []string{`"1E+125"`, `"12"`, "[1E+125]", `"-1E-130"`}},
+		}},
+		{"NULL -> NUMERIC", []step{
+			{null(), "NULL", []string{"NULL"}},
+			{n("1E+125"), "NUMERIC", []string{"NULL", "1E+125"}},
 		}},
 		{"DECIMAL without integer digits -> VARCHAR", []step{
 			{n("-0.05"), dec(2, 2), []string{"-0.05"}},
@@ -102,7 +137,8 @@ func TestWidening(t *testing.T) {
 	}
 }
 
-// checkColumn checks the type of the column of attr and the text of its
+// checkColumn checks the type of the column of attr (as Columns reports it
+// and as the metadata table stores it), its DuckDB type and the text of its
 // value in every row, ordered by key.
 func checkColumn(t *testing.T, d *Destination, source, attr, wantType string, want []string) {
 	t.Helper()
@@ -118,6 +154,15 @@ func checkColumn(t *testing.T, d *Destination, source, attr, wantType string, wa
 	}
 	if got := col.Type.String(); got != wantType {
 		t.Errorf("type of %q = %s, want %s", attr, got, wantType)
+	}
+	var stored string
+	if err := d.conn.QueryRowContext(context.Background(),
+		`SELECT column_type FROM dynamo.`+ident(columnsTable)+` WHERE source_table = ? AND attribute = ?`, source, attr,
+	).Scan(&stored); err != nil {
+		t.Fatalf("metadata of %q: %v", attr, err)
+	}
+	if stored != wantType {
+		t.Errorf("metadata column_type of %q = %s, want %s", attr, stored, wantType)
 	}
 	var wantSQL string
 	if col.Type.Kind == value.Null {
@@ -149,14 +194,14 @@ func TestKeyWidening(t *testing.T) {
 		want     []string
 	}{
 		{
-			name:  "number key BIGINT -> DECIMAL -> VARCHAR",
+			name:  "number key BIGINT -> DECIMAL -> NUMERIC",
 			table: keyN("T"),
 			batches: [][]change.Item{
 				{{"id": n("1"), "a": s("one")}, {"id": n("-2"), "a": s("two"), "b": boolean(true)}},
 				{{"id": n("1.5"), "a": s("one and a half")}},
 				{{"id": n("12345678901234567890123456789012345678901"), "c": n("3")}},
 			},
-			wantKeys: []string{"BIGINT", "DECIMAL(20,1)", "VARCHAR"},
+			wantKeys: []string{"BIGINT", "DECIMAL(20,1)", "NUMERIC"},
 			want: []string{
 				"id=-2 a=two b=true c=NULL deleted=false",
 				"id=1 a=one b=NULL c=NULL deleted=false",
