@@ -106,7 +106,9 @@ type Config struct {
 	// (MAX_PARALLEL_TABLES).
 	MaxParallelTables int
 
-	// Destination is a DuckDB file path (DESTINATION).
+	// Destination is a DuckDB file path or a postgres:// or postgresql://
+	// URL (DESTINATION). Parse and Apply lower-case the URL scheme, as pgx
+	// requires. A URL may hold a password: show it with RedactURL.
 	Destination string
 	// Schema is the destination schema the tables are written to (SCHEMA).
 	Schema string
@@ -195,7 +197,7 @@ type Overrides struct {
 func (c *Config) Apply(o Overrides) error {
 	n := c.clone()
 	if o.Destination != nil {
-		n.Destination = strings.TrimSpace(*o.Destination)
+		n.Destination = normalizeDestination(strings.TrimSpace(*o.Destination))
 	}
 	if o.Schema != nil {
 		n.Schema = *o.Schema

@@ -124,7 +124,9 @@ var fields = []field{
 		return v.setInt(&c.MaxParallelTables, rangeMaxParallelTables)
 	}},
 	{keyDestination, func(c *Config, v value) error {
-		return v.setString(&c.Destination)
+		err := v.setString(&c.Destination)
+		c.Destination = normalizeDestination(c.Destination)
+		return err
 	}},
 	{keySchema, func(c *Config, v value) error {
 		return v.setExactString(&c.Schema)

@@ -64,15 +64,15 @@ func (c Config) entries() []entry {
 		{keyRoleSessionName, "RoleSessionName", c.RoleSessionName},
 		{keySessionDuration, "SessionDurationSeconds", c.SessionDurationSeconds},
 		{keyRegion, "Region", c.Region},
-		{keyEndpointURL, "EndpointURL", redactURL(c.EndpointURL)},
-		{keySTSEndpointURL, "STSEndpointURL", redactURL(c.STSEndpointURL)},
+		{keyEndpointURL, "EndpointURL", RedactURL(c.EndpointURL)},
+		{keySTSEndpointURL, "STSEndpointURL", RedactURL(c.STSEndpointURL)},
 		{keyTables, "Tables", c.Tables},
 		{keyExcludeTables, "ExcludeTables", c.ExcludeTables},
 		{keyTotalSegments, "TotalSegments", c.TotalSegments},
 		{keyConsistentRead, "ConsistentRead", c.ConsistentRead},
 		{keyMaxParallelRequests, "MaxParallelRequests", c.MaxParallelRequests},
 		{keyMaxParallelTables, "MaxParallelTables", c.MaxParallelTables},
-		{keyDestination, "Destination", redactURL(c.Destination)},
+		{keyDestination, "Destination", RedactURL(c.Destination)},
 		{keySchema, "Schema", c.Schema},
 	}
 }
@@ -180,4 +180,75 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// urlPasswordMask replaces a password in a URL, as url.URL.Redacted does.
+const urlPasswordMask = "xxxxx"
+
+// RedactURL returns s with any password it holds as a URL replaced by "xxxxx",
+// for showing a URL such as a PostgreSQL DESTINATION in messages and logs:
+//
+//	postgres://sync:s3cret@db.example/dw?sslmode=require
+//	postgres://sync:xxxxx@db.example/dw?sslmode=require
+//
+// The password of the user information and the values of password and
+// sslpassword query parameters are masked; the rest is kept as written, so
+// for a well-formed URL the result is that of url.URL.Redacted. Text that is
+// not a URL with a password (a file path, a URL without one) is returned
+// unchanged. A URL with an '@' after a '/' and a ':' before it, where a
+// password holding an unescaped '/' cannot be told apart from the path or
+// query, is shown as its scheme followed by "[REDACTED]".
+func RedactURL(s string) string {
+	m := urlSchemePattern.FindStringIndex(s)
+	if m == nil {
+		return s
+	}
+	rest := s[m[1]:]
+	var b strings.Builder
+	b.WriteString(s[:m[1]])
+	changed := false
+
+	// The user information ends at the last '@' before the first '/': this
+	// covers both libpq's reading (the first '@') and net/url's (the last '@'
+	// before "/?#"), and any '@' inside the password.
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		slash := strings.IndexByte(rest, '/')
+		switch {
+		case slash < 0 || at < slash:
+			if user, _, ok := strings.Cut(rest[:at], ":"); ok {
+				b.WriteString(user)
+				b.WriteString(":" + urlPasswordMask)
+				rest = rest[at:]
+				changed = true
+			}
+		case strings.IndexByte(rest[:at], ':') >= 0:
+			// An '@' after a '/' belongs to the path or query, or ends a
+			// password holding a '/' (which a URL should escape): the two
+			// cannot be told apart, so show nothing but the scheme.
+			return s[:m[1]] + redacted
+		}
+	}
+
+	// Password query parameters. The query runs from the first '?' after the
+	// user information to the end: like libpq, a '#' does not end it.
+	if q := strings.IndexByte(rest, '?'); q >= 0 {
+		b.WriteString(rest[:q+1])
+		for i, pair := range strings.Split(rest[q+1:], "&") {
+			if i > 0 {
+				b.WriteByte('&')
+			}
+			if k, _, ok := strings.Cut(pair, "="); ok && isPasswordParam(k) {
+				b.WriteString(k + "=" + urlPasswordMask)
+				changed = true
+				continue
+			}
+			b.WriteString(pair)
+		}
+	} else {
+		b.WriteString(rest)
+	}
+	if !changed {
+		return s
+	}
+	return b.String()
 }

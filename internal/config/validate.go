@@ -1,11 +1,15 @@
 package config
 
 import (
+	"errors"
 	"net/url"
 	"path"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 var (
@@ -30,7 +34,9 @@ const maxRoleARNLength = 2048
 const maxSchemaBytes = 63
 
 // Validate checks every setting and returns the first problem as an *Error.
-// It reads nothing but c.
+// It reads nothing but c, except that a PostgreSQL DESTINATION is parsed by
+// pgx, which also consults the PG* environment variables and the files they
+// name (a service file, TLS certificates), as connecting will.
 func (c *Config) Validate() error {
 	checks := []func() *Error{
 		c.validateRegion,
@@ -168,9 +174,9 @@ func (c *Config) validateDestination() *Error {
 	case d == "":
 		return keyError(keyDestination, "must not be empty")
 	case isPostgresURL(d):
-		return keyError(keyDestination, "PostgreSQL destinations are not supported yet")
+		return validatePostgresURL(d)
 	case urlSchemePattern.MatchString(d):
-		return keyError(keyDestination, "%s is neither a DuckDB file path nor a postgres:// URL", quote(redactURL(d)))
+		return keyError(keyDestination, "%s is neither a DuckDB file path nor a postgres:// URL", quote(RedactURL(d)))
 	case strings.IndexByte(d, 0) >= 0:
 		return keyError(keyDestination, "must not contain NUL characters")
 	}
@@ -190,14 +196,129 @@ func (c *Config) validateSchema() *Error {
 // quote is strconv.Quote, for messages.
 func quote(s string) string { return strconv.Quote(s) }
 
-// redactURL hides the password of a URL; other text is returned unchanged.
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		return u.Redacted()
+// normalizeDestination lower-cases the scheme of a PostgreSQL URL, which pgx
+// only recognises in lower case; other destinations are returned unchanged.
+func normalizeDestination(s string) string {
+	if !isPostgresURL(s) {
+		return s
 	}
-	if strings.Contains(s, "@") && strings.Contains(s, "://") {
-		// Unparseable, but it may hold credentials: keep only the scheme.
-		return s[:strings.Index(s, "://")+3] + "[REDACTED]"
+	i := strings.Index(s, "://")
+	return strings.ToLower(s[:i]) + s[i:]
+}
+
+// validatePostgresURL checks that pgx accepts raw as a connection URL. The
+// problem it reports never contains the URL: pgx's errors quote the
+// connection string and, for malformed input, cannot always hide its
+// password. The pgx error is not kept as the cause for the same reason.
+func validatePostgresURL(raw string) *Error {
+	if strings.IndexByte(raw, 0) >= 0 {
+		return keyError(keyDestination, "must not contain NUL characters")
 	}
-	return s
+	if _, err := pgx.ParseConfig(normalizeDestination(raw)); err != nil {
+		return keyError(keyDestination, "invalid PostgreSQL URL: %s", postgresURLProblem(raw, err))
+	}
+	return nil
+}
+
+// quotedPattern matches a double-quoted (Go-escaped) or back-quoted string in
+// an error message.
+var quotedPattern = regexp.MustCompile("\"(?:[^\"\\\\]|\\\\.)*\"?|`[^`]*`?")
+
+// postgresURLProblem describes why pgx rejected raw without quoting any part
+// of raw that may hold a password.
+func postgresURLProblem(raw string, err error) string {
+	const generic = "cannot be parsed"
+	var reason string
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		// pe.Error() is "cannot parse `<redacted URL>`: <msg>[ (<cause>)]".
+		// Keep <msg> and <cause>, never the URL.
+		msg := pe.Error()
+		cause := errors.Unwrap(pe)
+		if cause != nil {
+			msg = strings.TrimSuffix(msg, " ("+cause.Error()+")")
+		}
+		if i := strings.LastIndex(msg, "`: "); i >= 0 && strings.HasPrefix(msg, "cannot parse `") {
+			reason = msg[i+len("`: "):]
+		}
+		if cause != nil {
+			if reason == "" {
+				reason = cause.Error()
+			} else {
+				reason += ": " + cause.Error()
+			}
+		}
+	}
+	// Values pgx quotes in its messages come from the URL, whose parts a
+	// malformed URL makes ambiguous: drop them all but single characters
+	// and key names.
+	reason = strings.TrimSpace(quotedPattern.ReplaceAllStringFunc(reason, func(q string) string {
+		if len(q) >= 2 && q[0] == q[len(q)-1] {
+			switch v := q[1 : len(q)-1]; {
+			case len(v) == 1, v == "sslcert", v == "sslkey":
+				return q
+			}
+		}
+		return `"…"`
+	}))
+	if reason == "" {
+		return generic
+	}
+	for _, p := range urlPasswords(raw) {
+		if strings.Contains(reason, p) {
+			return generic
+		}
+	}
+	return reason
+}
+
+// urlPasswords returns every text of raw that could be a password, raw and
+// percent-decoded: the password of the userinfo, read both the way libpq
+// reads it (up to the first '@' before the first '/') and the widest way (up
+// to the last '@'), and the values of password and sslpassword query
+// parameters.
+func urlPasswords(raw string) []string {
+	var out []string
+	add := func(s string) {
+		if s == "" {
+			return
+		}
+		out = append(out, s)
+		if d, err := url.PathUnescape(s); err == nil && d != s && d != "" {
+			out = append(out, d)
+		}
+	}
+	rest := raw
+	if i := strings.Index(raw, "://"); i >= 0 {
+		rest = raw[i+3:]
+	}
+	if i := strings.IndexAny(rest, "@/"); i >= 0 && rest[i] == '@' {
+		if _, pw, ok := strings.Cut(rest[:i], ":"); ok {
+			add(pw)
+		}
+	}
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		if _, pw, ok := strings.Cut(rest[:i], ":"); ok {
+			add(pw)
+		}
+	}
+	if _, query, ok := strings.Cut(rest, "?"); ok {
+		for _, pair := range strings.Split(query, "&") {
+			k, v, _ := strings.Cut(pair, "=")
+			if isPasswordParam(k) {
+				add(v)
+			}
+		}
+	}
+	return out
+}
+
+// isPasswordParam reports whether the (raw) query parameter name k names a
+// password in a PostgreSQL URL.
+func isPasswordParam(k string) bool {
+	if d, err := url.QueryUnescape(k); err == nil {
+		k = d
+	}
+	k = strings.ToLower(strings.TrimSpace(k))
+	return k == "password" || k == "sslpassword"
 }

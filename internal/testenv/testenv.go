@@ -1,12 +1,15 @@
 // Package testenv runs the real services that a package's tests talk to:
-// DynamoDB Local (AWS's own DynamoDB implementation) and moto's STS server.
+// DynamoDB Local (AWS's own DynamoDB implementation), moto's STS server and a
+// PostgreSQL server.
 //
 // A package that needs them calls Main from its TestMain:
 //
 //	func TestMain(m *testing.M) { testenv.Main(m, testenv.DynamoDB, testenv.STS) }
 //
 // Each test binary starts its own processes on free ports, so packages whose
-// tests run in parallel do not share state. When a service cannot be started
+// tests run in parallel do not share state. PostgreSQL is the exception: it
+// is not started but used where it runs (EnvPostgresURL), and each test gets
+// a schema of its own from PostgresSchema. When a service cannot be started
 // the tests that need it are skipped with the reason, unless the environment
 // sets DYNAMOSYNC_REQUIRE_SERVICES=1: then the test binary fails at once.
 package testenv
@@ -38,6 +41,10 @@ const (
 	DynamoDB Service = iota + 1
 	// STS is moto's server, used for its STS API (AssumeRole).
 	STS
+	// Postgres is the PostgreSQL server at EnvPostgresURL. It is not
+	// started: Main connects to it and runs SELECT 1, and the tests that
+	// need it are skipped (or fail) when that does not succeed.
+	Postgres
 )
 
 func (s Service) String() string {
@@ -46,6 +53,8 @@ func (s Service) String() string {
 		return "DynamoDB Local"
 	case STS:
 		return "moto STS"
+	case Postgres:
+		return "PostgreSQL"
 	default:
 		return fmt.Sprintf("Service(%d)", int(s))
 	}
@@ -116,16 +125,24 @@ func Run(m *testing.M, needs ...Service) int {
 		}
 		seen[s] = true
 		st := &serviceState{requested: true}
-		p, err := start(ctx, s)
-		if err != nil {
-			st.reason = fmt.Sprintf("%v could not start: %v", s, err)
-			if RequireServices() {
-				fmt.Fprintf(os.Stderr, "testenv: %s (%s=1)\n", st.reason, EnvRequireServices)
-				return 1
+		var err error
+		if s == Postgres {
+			st.endpoint, err = checkPostgres(ctx)
+			if err != nil {
+				st.reason = fmt.Sprintf("%v is not available: %v", s, err)
 			}
 		} else {
-			procs = append(procs, p)
-			st.endpoint = p.endpoint
+			var p *process
+			if p, err = start(ctx, s); err != nil {
+				st.reason = fmt.Sprintf("%v could not start: %v", s, err)
+			} else {
+				procs = append(procs, p)
+				st.endpoint = p.endpoint
+			}
+		}
+		if err != nil && RequireServices() {
+			fmt.Fprintf(os.Stderr, "testenv: %s (%s=1)\n", st.reason, EnvRequireServices)
+			return 1
 		}
 		stateMu.Lock()
 		services[s] = st
