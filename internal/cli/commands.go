@@ -18,7 +18,6 @@ import (
 
 	"github.com/dynamosync/dynamosync/internal/awssession"
 	"github.com/dynamosync/dynamosync/internal/config"
-	"github.com/dynamosync/dynamosync/internal/destination/duckdb"
 	"github.com/dynamosync/dynamosync/internal/engine"
 	"github.com/dynamosync/dynamosync/internal/metrics"
 	"github.com/dynamosync/dynamosync/internal/progress"
@@ -119,7 +118,7 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 			}
 		}()
 	}
-	dst, err := duckdb.Open(ctx, cfg.Destination, cfg.Schema, log)
+	dst, err := openDestination(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -396,7 +395,7 @@ func runReset(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	dst, err := duckdb.Open(ctx, cfg.Destination, cfg.Schema, log)
+	dst, err := openDestination(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,182 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/dynamosync/dynamosync/internal/destination/layout"
+)
+
+// Column describes one attribute column of a destination table.
+type Column = layout.Column
+
+// ErrUnknownTable reports a DynamoDB table the destination has no table for.
+var ErrUnknownTable = layout.ErrUnknownTable
+
+// Destination writes change batches to a schema of a PostgreSQL database.
+type Destination struct {
+	where  string // host, port and database, for messages: never the password
+	schema string
+	log    *slog.Logger
+
+	db   *sql.DB
+	conn *sql.Conn // the one connection every statement runs on
+
+	mu     sync.Mutex               // guards tables for Columns and TableName
+	tables map[string]*layout.Table // by DynamoDB table name; entries are never modified
+}
+
+// Open connects to the PostgreSQL database that url names (a postgres://
+// URL or key=value connection string, as libpq takes), creates the schema
+// and the metadata tables when missing, and loads the metadata. The schema
+// is held exclusively, through a session advisory lock, until Close.
+func Open(ctx context.Context, url, schema string, log *slog.Logger) (*Destination, error) {
+	if schema == "" {
+		return nil, errors.New("open destination: empty schema name")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		// The parser's message may quote the URL, password included.
+		return nil, errors.New("open destination: invalid PostgreSQL connection URL")
+	}
+	// Tables change shape as columns are added and widened, and the stage
+	// table is created anew for every write: statements are described each
+	// time rather than cached.
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeDescribeExec
+	d := &Destination{
+		where:  "postgres://" + cfg.Host + ":" + strconv.Itoa(int(cfg.Port)) + "/" + cfg.Database,
+		schema: schema,
+		log:    log,
+		db:     stdlib.OpenDB(*cfg),
+	}
+	if err := d.init(ctx); err != nil {
+		_ = d.close()
+		return nil, fmt.Errorf("open destination %s: %w", d.where, err)
+	}
+	return d, nil
+}
+
+// init takes the connection and the schema's lock, creates the metadata
+// tables and loads them.
+func (d *Destination) init(ctx context.Context) error {
+	var err error
+	if d.conn, err = d.db.Conn(ctx); err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	var locked bool
+	if err := d.conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+		"dynamosync:"+d.schema).Scan(&locked); err != nil {
+		return fmt.Errorf("lock schema: %w", err)
+	}
+	if !locked {
+		return fmt.Errorf("schema %q is in use by another process", d.schema)
+	}
+	tx, err := d.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	for _, stmt := range layout.MetadataDDL(d.schema) {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("create metadata: %w", err)
+		}
+	}
+	if d.tables, err = layout.LoadTables(ctx, tx, d.schema); err != nil {
+		return err
+	}
+	for _, t := range d.tables {
+		t.TTL = true // every table this destination creates has the column
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create metadata: %w", err)
+	}
+	d.log.Debug("destination open", "database", d.where, "schema", d.schema, "tables", len(d.tables))
+	return nil
+}
+
+// Close releases the schema and the connection. Closing again does nothing.
+func (d *Destination) Close() error {
+	if d.db == nil {
+		return nil
+	}
+	if err := d.close(); err != nil {
+		return fmt.Errorf("close destination %s: %w", d.where, err)
+	}
+	return nil
+}
+
+func (d *Destination) close() error {
+	var errs []error
+	if d.conn != nil {
+		// Closing the session releases its advisory lock.
+		if err := d.conn.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
+			errs = append(errs, err)
+		}
+		d.conn = nil
+	}
+	if d.db != nil {
+		if err := d.db.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		d.db = nil
+	}
+	return errors.Join(errs...)
+}
+
+// LoadState returns the state saved last, or nil when none is saved.
+func (d *Destination) LoadState(ctx context.Context) ([]byte, error) {
+	return layout.LoadState(ctx, d.conn, d.schema)
+}
+
+// SaveState saves state without changing any table: it replaces the saved
+// state, and removes it when state is nil.
+func (d *Destination) SaveState(ctx context.Context, state []byte) error {
+	if err := layout.WriteState(ctx, d.conn, d.schema, state, time.Now()); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	return nil
+}
+
+// Columns returns the attribute columns of the destination table of the
+// DynamoDB table named table, in column order: keys first. The system
+// columns are not included.
+func (d *Destination) Columns(ctx context.Context, table string) ([]Column, error) {
+	t, err := d.table(table)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(t.Cols), nil
+}
+
+// TableName returns the name of the destination table of the DynamoDB table
+// named table.
+func (d *Destination) TableName(ctx context.Context, table string) (string, error) {
+	t, err := d.table(table)
+	if err != nil {
+		return "", err
+	}
+	return t.Name, nil
+}
+
+func (d *Destination) table(name string) (*layout.Table, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t, ok := d.tables[name]
+	if !ok {
+		return nil, fmt.Errorf("table %q: %w", name, ErrUnknownTable)
+	}
+	return t, nil
+}
