@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dynamosync/dynamosync/internal/destination/desttest"
 	"github.com/dynamosync/dynamosync/internal/fixture"
 	"github.com/dynamosync/dynamosync/internal/testenv"
 )
@@ -202,15 +203,19 @@ func writeAll(t *testing.T, ctx context.Context, client *dynamodb.Client, table 
 // many rows are marked deleted.
 func deletedRowsSyncedSince(t *testing.T, db *sql.DB, table string, since time.Time) int {
 	t.Helper()
-	dest, _ := destColumns(t, db, "dynamodb", table)
-	var n int
-	var oldest sql.NullTime
-	q := fmt.Sprintf(`SELECT count(*), min(_fivetran_synced) FROM dynamodb.%s WHERE _fivetran_deleted`, quote(dest))
-	if err := db.QueryRow(q).Scan(&n, &oldest); err != nil {
+	_, _, rows, err := desttest.ReadTable(context.Background(), db, "dynamodb", table)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n > 0 && oldest.Time.Before(since.Truncate(time.Millisecond)) {
-		t.Errorf("table %s: a deleted row has _fivetran_synced %s, before the sync that deleted it (%s)", table, oldest.Time, since)
+	n := 0
+	for _, r := range rows {
+		if !r.Deleted {
+			continue
+		}
+		n++
+		if r.Synced.Before(since.Truncate(time.Millisecond)) {
+			t.Errorf("table %s: a deleted row has _fivetran_synced %s, before the sync that deleted it (%s)", table, r.Synced, since)
+		}
 	}
 	return n
 }
@@ -404,6 +409,10 @@ func TestTableWithoutStreamMarksDeletes(t *testing.T) {
 // large backlog of stream changes; the next sync continues from the
 // committed position and the result is exact.
 func TestKillDuringStreamApply(t *testing.T) {
+	killDuringStreamApply(t, duckWarehouse(t.TempDir()))
+}
+
+func killDuringStreamApply(t *testing.T, w warehouse) {
 	const (
 		loaded  = 4000
 		updates = 3000  // items 0..2999 rewritten
@@ -420,8 +429,7 @@ func TestKillDuringStreamApply(t *testing.T) {
 	setStream(t, ctx, client, table, true)
 	proxy := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
 	dir := t.TempDir()
-	dest := filepath.Join(dir, "warehouse.duckdb")
-	writeConfig(t, dir, baseConfig(t, proxy.URL, table, dest))
+	writeConfig(t, dir, w.config(baseConfig(t, proxy.URL, table, w.dest)))
 	r := syncOK(t, ctx, dir, "first sync")
 	wantSnapshot(t, r.stdout, table, loaded)
 
@@ -472,8 +480,8 @@ func TestKillDuringStreamApply(t *testing.T) {
 		t.Fatalf("second sync applied %d of %d changes: the kill did not land while changes were being applied (tune killAfter or the backlog)", applied, total)
 	}
 	t.Logf("the killed sync committed about %d changes; the second applied %d", total-applied, applied)
-	db := openWarehouse(t, dest)
-	items, _ := compareTable(t, ctx, client, db, "dynamodb", table, deleted)
+	db := w.open(t)
+	items, _ := compareTable(t, ctx, client, db, w.schema, table, deleted)
 	if items != loaded-deletes+inserts {
 		t.Fatalf("DynamoDB has %d items, want %d", items, loaded-deletes+inserts)
 	}

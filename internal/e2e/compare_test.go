@@ -3,30 +3,18 @@ package e2e
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/cockroachdb/apd/v3"
 	_ "github.com/duckdb/duckdb-go/v2"
+	"github.com/jackc/pgx/v5/stdlib" // also the "pgx" database/sql driver
 
+	"github.com/dynamosync/dynamosync/internal/destination/desttest"
+	"github.com/dynamosync/dynamosync/internal/destination/layout"
 	"github.com/dynamosync/dynamosync/internal/fixture"
-	"github.com/dynamosync/dynamosync/internal/value"
 )
-
-// column is a destination column as the metadata tables record it.
-type column struct {
-	attribute, name string
-	typ             value.Type
-	key             bool
-}
-
-func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // openWarehouse opens a DuckDB file read-only.
 func openWarehouse(t *testing.T, path string) *sql.DB {
@@ -39,32 +27,7 @@ func openWarehouse(t *testing.T, path string) *sql.DB {
 	return db
 }
 
-func destColumns(t *testing.T, db *sql.DB, schema, table string) (string, []column) {
-	t.Helper()
-	var dest string
-	q := fmt.Sprintf(`SELECT table_name FROM %s._dynamosync_tables WHERE source_table = ?`, quote(schema))
-	if err := db.QueryRow(q, table).Scan(&dest); err != nil {
-		t.Fatalf("table %s in destination: %v", table, err)
-	}
-	rows, err := db.Query(fmt.Sprintf(`SELECT attribute, column_name, column_type, is_key FROM %s._dynamosync_columns WHERE source_table = ? ORDER BY ordinal`, quote(schema)), table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var cols []column
-	for rows.Next() {
-		var c column
-		var typ string
-		if err := rows.Scan(&c.attribute, &c.name, &typ, &c.key); err != nil {
-			t.Fatal(err)
-		}
-		if c.typ, err = value.ParseType(typ); err != nil {
-			t.Fatal(err)
-		}
-		cols = append(cols, c)
-	}
-	return dest, cols
-}
+func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // scanAll reads every item of a table from DynamoDB (strongly consistent,
 // four segments).
@@ -77,171 +40,23 @@ func scanAll(t *testing.T, ctx context.Context, client *dynamodb.Client, table s
 	return items
 }
 
-// canonical renders a value read from, or encoded for, a column so that
-// equal values render equal.
-func canonical(t value.Type, v any) (string, error) {
-	if v == nil {
-		return "NULL", nil
-	}
-	switch t.Kind {
-	case value.Decimal:
-		return value.NumberText(fmt.Sprint(v))
-	case value.JSON:
-		return canonicalJSON(fmt.Sprint(v))
-	case value.Binary:
-		b, ok := v.([]byte)
-		if !ok {
-			return "", fmt.Errorf("binary column holds %T", v)
-		}
-		return "0x" + hex.EncodeToString(b), nil
-	}
-	return fmt.Sprintf("%T:%v", v, v), nil
+// postgresText is the canonical text of a value as PostgreSQL holds it:
+// its text and jsonb cannot hold U+0000, which the destination writes as
+// U+FFFD (in canonical JSON, U+0000 is the escape \u0000).
+func postgresText(canonical string) string {
+	canonical = strings.ReplaceAll(canonical, "\x00", "\uFFFD")
+	return strings.ReplaceAll(canonical, `\u0000`, "\uFFFD")
 }
 
-// canonicalJSON re-renders JSON with sorted keys and canonical numbers.
-func canonicalJSON(s string) (string, error) {
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return "", fmt.Errorf("invalid JSON %q: %w", s, err)
-	}
-	var b strings.Builder
-	if err := writeJSON(&b, v); err != nil {
-		return "", err
-	}
-	return b.String(), nil
-}
-
-func writeJSON(b *strings.Builder, v any) error {
-	switch x := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		b.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			kb, _ := json.Marshal(k)
-			b.Write(kb)
-			b.WriteByte(':')
-			if err := writeJSON(b, x[k]); err != nil {
-				return err
-			}
-		}
-		b.WriteByte('}')
-	case []any:
-		b.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			if err := writeJSON(b, e); err != nil {
-				return err
-			}
-		}
-		b.WriteByte(']')
-	case json.Number:
-		d, _, err := apd.NewFromString(string(x))
-		if err != nil {
-			return err
-		}
-		d.Reduce(d)
-		b.WriteString(d.Text('E'))
-	default:
-		vb, _ := json.Marshal(x)
-		b.Write(vb)
-	}
-	return nil
-}
-
-// readRows reads every row of a destination table, keyed by the canonical
-// text of its key columns: the live rows, and the keys of deleted rows.
-func readRows(t *testing.T, db *sql.DB, schema, dest string, cols []column) (map[string][]string, map[string]bool) {
-	t.Helper()
-	exprs := make([]string, 0, len(cols)+1)
-	for _, c := range cols {
-		switch c.typ.Kind {
-		case value.Decimal, value.JSON:
-			exprs = append(exprs, "CAST("+quote(c.name)+" AS VARCHAR)")
-		default:
-			exprs = append(exprs, quote(c.name))
-		}
-	}
-	exprs = append(exprs, "_fivetran_deleted")
-	rows, err := db.Query(fmt.Sprintf("SELECT %s FROM %s.%s", strings.Join(exprs, ", "), quote(schema), quote(dest)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string][]string{}
-	deletedKeys := map[string]bool{}
-	for rows.Next() {
-		vals := make([]any, len(cols)+1)
-		ptrs := make([]any, len(vals))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		deleted, _ := vals[len(cols)].(bool)
-		rendered := make([]string, len(cols))
-		for i, c := range cols {
-			s, err := canonical(c.typ, vals[i])
-			if err != nil {
-				t.Fatalf("table %s column %s: %v", dest, c.name, err)
-			}
-			rendered[i] = s
-		}
-		key := keyOf(cols, rendered)
-		if _, dup := out[key]; dup || deletedKeys[key] {
-			t.Fatalf("table %s: duplicate row for key %s", dest, key)
-		}
-		if deleted {
-			deletedKeys[key] = true
-		} else {
-			out[key] = rendered
-		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out, deletedKeys
-}
-
-func keyOf(cols []column, rendered []string) string {
+// keyOf renders the key of a row from its canonical values.
+func keyOf(cols []layout.Column, rendered []string) string {
 	var parts []string
 	for i, c := range cols {
-		if c.key {
+		if c.Key {
 			parts = append(parts, rendered[i])
 		}
 	}
 	return strings.Join(parts, "|")
-}
-
-// expectRow renders what a destination row must hold for an item.
-func expectRow(cols []column, item map[string]types.AttributeValue) ([]string, error) {
-	out := make([]string, len(cols))
-	for i, c := range cols {
-		av, ok := item[c.attribute]
-		if !ok {
-			out[i] = "NULL"
-			continue
-		}
-		v, err := value.Encode(av, c.typ)
-		if err != nil {
-			return nil, fmt.Errorf("attribute %q: %w", c.attribute, err)
-		}
-		if out[i], err = canonical(c.typ, v); err != nil {
-			return nil, fmt.Errorf("attribute %q: %w", c.attribute, err)
-		}
-	}
-	return out, nil
 }
 
 // assertTableEqual compares a DynamoDB table with its destination table
@@ -259,17 +74,33 @@ func assertTableEqual(t *testing.T, ctx context.Context, client *dynamodb.Client
 func compareTable(t *testing.T, ctx context.Context, client *dynamodb.Client, db *sql.DB, schema, table string, deletedItems []map[string]types.AttributeValue) (int, map[string]bool) {
 	t.Helper()
 	items := scanAll(t, ctx, client, table)
-	dest, cols := destColumns(t, db, schema, table)
+	_, pg := db.Driver().(*stdlib.Driver)
+	dest, cols, read, err := desttest.ReadTable(ctx, db, schema, table)
+	if err != nil {
+		t.Fatalf("table %s: %v", table, err)
+	}
 	byAttr := map[string]bool{}
 	for _, c := range cols {
-		byAttr[c.attribute] = true
+		byAttr[c.Attribute] = true
 	}
-	rows, deleted := readRows(t, db, schema, dest, cols)
+	rows := map[string][]string{}
+	deleted := map[string]bool{}
+	for _, r := range read {
+		key := keyOf(cols, r.Values)
+		if _, dup := rows[key]; dup || deleted[key] {
+			t.Fatalf("table %s: duplicate row for key %s", dest, key)
+		}
+		if r.Deleted {
+			deleted[key] = true
+		} else {
+			rows[key] = r.Values
+		}
+	}
 	if len(rows) != len(items) {
 		t.Errorf("table %s: %d items in DynamoDB, %d live rows in destination", table, len(items), len(rows))
 	}
 	for _, key := range deletedItems {
-		want, err := expectRow(cols, key)
+		want, err := desttest.Expect(cols, key)
 		if err != nil {
 			t.Fatalf("table %s: %v", table, err)
 		}
@@ -284,9 +115,14 @@ func compareTable(t *testing.T, ctx context.Context, client *dynamodb.Client, db
 				t.Fatalf("table %s: attribute %q has no column", table, name)
 			}
 		}
-		want, err := expectRow(cols, item)
+		want, err := desttest.Expect(cols, item)
 		if err != nil {
 			t.Fatalf("table %s: %v", table, err)
+		}
+		if pg {
+			for i := range want {
+				want[i] = postgresText(want[i])
+			}
 		}
 		key := keyOf(cols, want)
 		got, ok := rows[key]
@@ -296,7 +132,7 @@ func compareTable(t *testing.T, ctx context.Context, client *dynamodb.Client, db
 		} else {
 			for i := range cols {
 				if got[i] != want[i] {
-					t.Errorf("table %s item %s column %q: got %.200s, want %.200s", table, key, cols[i].name, got[i], want[i])
+					t.Errorf("table %s item %s column %q: got %.200s, want %.200s", table, key, cols[i].Name, got[i], want[i])
 					mismatches++
 				}
 			}

@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build dynamosync: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := testenv.Run(m, testenv.DynamoDB, testenv.STS)
+	code := testenv.Run(m, testenv.DynamoDB, testenv.STS, testenv.Postgres)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -107,6 +107,10 @@ func TestResumeAfterKill(t *testing.T) {
 	if testing.Short() {
 		n = 20000
 	}
+	resumeAfterKill(t, duckWarehouse(t.TempDir()), n)
+}
+
+func resumeAfterKill(t *testing.T, w warehouse, n int) {
 	ctx := testenv.Context(t, 15*time.Minute)
 	client := testenv.DynamoDBClient(t)
 	table := testenv.UniqueName(t, "bulk")
@@ -120,8 +124,7 @@ func TestResumeAfterKill(t *testing.T) {
 	t.Logf("loaded %d items in %s", n, time.Since(start).Round(time.Second))
 	proxy := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
 	dir := t.TempDir()
-	dest := filepath.Join(dir, "warehouse.duckdb")
-	cfg := baseConfig(t, proxy.URL, table, dest)
+	cfg := w.config(baseConfig(t, proxy.URL, table, w.dest))
 	cfg["TOTAL_SEGMENTS"] = "4"
 	writeConfig(t, dir, cfg)
 
@@ -147,8 +150,8 @@ func TestResumeAfterKill(t *testing.T) {
 		t.Fatalf("second run read %d items of %d: it did not resume", second, n)
 	}
 	firstRun := summaryLine(t, r.stdout, table)
-	db := openWarehouse(t, dest)
-	if got := assertTableEqual(t, ctx, client, db, "dynamodb", table); got != n {
+	db := w.open(t)
+	if got := assertTableEqual(t, ctx, client, db, w.schema, table); got != n {
 		t.Fatalf("DynamoDB has %d items, want %d", got, n)
 	}
 	db.Close()

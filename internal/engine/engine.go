@@ -202,6 +202,19 @@ func (e *Engine) now() time.Time {
 	return time.Now()
 }
 
+// incomplete is the error of a table the sync stopped before it finished:
+// canceled with cause, or stopped by runErr.
+func incomplete(cause, runErr error) error {
+	switch {
+	case cause != nil:
+		return fmt.Errorf("incomplete: %w", cause)
+	case runErr != nil:
+		return fmt.Errorf("incomplete: the sync stopped: %w", runErr)
+	default:
+		return errors.New("incomplete")
+	}
+}
+
 // Sync discovers the selected tables and brings each up to date: a
 // snapshot where the table has none (or its stream position is lost), then
 // the changes from its stream.
@@ -230,7 +243,7 @@ func (e *Engine) Sync(ctx context.Context) (*Summary, error) {
 			if e.Follow && runErr == nil {
 				r.finish(nil, e.now()) // stopped following
 			} else {
-				r.finish(fmt.Errorf("incomplete: %w", context.Cause(ctx)), e.now())
+				r.finish(incomplete(context.Cause(ctx), runErr), e.now())
 			}
 		}
 		res := TableResult{

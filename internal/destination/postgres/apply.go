@@ -13,6 +13,7 @@ import (
 
 	"github.com/dynamosync/dynamosync/internal/change"
 	"github.com/dynamosync/dynamosync/internal/destination/layout"
+	"github.com/dynamosync/dynamosync/internal/value"
 )
 
 // Apply writes a batch and its state in one transaction: tables are created
@@ -235,9 +236,12 @@ func (d *Destination) upsert(ctx context.Context, tx *sql.Tx, t *layout.Table, i
 		return err
 	}
 	staged := make([]string, len(cols))
+	types := make([]value.Type, len(cols))
 	for j, ci := range cols {
 		staged[j] = stagedType(t.Cols[ci].Type)
+		types[j] = t.Cols[ci].Type
 	}
+	d.replaceNUL(t, r, types)
 
 	var names, exprs, keys, sets []string
 	j := 0
@@ -293,6 +297,11 @@ func (d *Destination) delete(ctx context.Context, tx *sql.Tx, t *layout.Table, d
 		staged = append(staged, stagedType(c.Type))
 	}
 	keyList := columnList(names)
+	types := make([]value.Type, len(keys))
+	for j, c := range keys {
+		types[j] = c.Type
+	}
+	d.replaceNUL(t, r, types)
 	staged = append(staged, "boolean")
 	names = append(names, layout.SystemColumns...)
 	exprs = append(exprs, "$1::timestamptz", "true", stagedColumn(len(keys)))
@@ -302,6 +311,15 @@ func (d *Destination) delete(ctx context.Context, tx *sql.Tx, t *layout.Table, d
 		ident(layout.SyncedColumn) + " = EXCLUDED." + ident(layout.SyncedColumn) + ", " +
 		ident(layout.TTLColumn) + " = EXCLUDED." + ident(layout.TTLColumn)
 	return d.write(ctx, tx, r, staged, query, synced)
+}
+
+// replaceNUL replaces U+0000, which PostgreSQL cannot store in text, in
+// the values of rows (see nulReplacement), warning once per table.
+func (d *Destination) replaceNUL(t *layout.Table, r *layout.Rows, types []value.Type) {
+	if n := replaceRowsNUL(r, types); n > 0 && !d.warnedNUL[t.Source] {
+		d.warnedNUL[t.Source] = true
+		d.log.Warn("PostgreSQL text cannot hold the character U+0000: written as U+FFFD", "table", t.Source, "values", n)
+	}
 }
 
 // deleteUnseen marks deleted, not by TTL, every live row of t last written

@@ -34,6 +34,8 @@ type Destination struct {
 
 	mu     sync.Mutex               // guards tables for Columns and TableName
 	tables map[string]*layout.Table // by DynamoDB table name; entries are never modified
+
+	warnedNUL map[string]bool // tables whose U+0000 replacement was logged
 }
 
 // Open connects to the PostgreSQL database that url names (a postgres://
@@ -61,6 +63,8 @@ func Open(ctx context.Context, url, schema string, log *slog.Logger) (*Destinati
 		schema: schema,
 		log:    log,
 		db:     stdlib.OpenDB(*cfg),
+
+		warnedNUL: make(map[string]bool),
 	}
 	if err := d.init(ctx); err != nil {
 		_ = d.close()

@@ -127,3 +127,25 @@ func TestOpenErrorsHideThePassword(t *testing.T) {
 		}
 	}
 }
+
+func TestReplaceNUL(t *testing.T) {
+	for _, tt := range []struct {
+		in, want string
+		json     bool
+	}{
+		{"plain", "plain", false},
+		{"a\x00b\x00", "a\uFFFDb\uFFFD", false},
+		{`"a\u0000b"`, "\"a\uFFFDb\"", true},
+		{`"\\u0000"`, `"\\u0000"`, true},
+		{`"\\\u0000"`, "\"\\\\\uFFFD\"", true},
+		{`{"k\u0000":["\u0000x"]}`, "{\"k\uFFFD\":[\"\uFFFDx\"]}", true},
+	} {
+		got, _ := replaceNUL(tt.in)
+		if tt.json {
+			got, _ = replaceJSONNUL(tt.in)
+		}
+		if got != tt.want {
+			t.Errorf("replace(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -184,3 +184,70 @@ func columnList(names []string) string {
 	}
 	return strings.Join(quoted, ", ")
 }
+
+// PostgreSQL's text and jsonb cannot hold U+0000, which DynamoDB strings
+// may contain: it is written as U+FFFD, the replacement character.
+const nulReplacement = "\uFFFD"
+
+// replaceNUL returns s with every U+0000 replaced, and whether there was
+// one.
+func replaceNUL(s string) (string, bool) {
+	if !strings.Contains(s, "\x00") {
+		return s, false
+	}
+	return strings.ReplaceAll(s, "\x00", nulReplacement), true
+}
+
+// replaceJSONNUL returns the JSON text s with every \u0000 escape replaced
+// by U+FFFD, and whether there was one. A backslash that is itself escaped
+// ("\\u0000", a backslash followed by "u0000") is left alone.
+func replaceJSONNUL(s string) (string, bool) {
+	if !strings.Contains(s, `\u0000`) {
+		return s, false
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	found := false
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		if strings.HasPrefix(s[i:], `\u0000`) {
+			b.WriteString(nulReplacement)
+			i += len(`\u0000`) - 1
+			found = true
+			continue
+		}
+		b.WriteString(s[i : i+2]) // an escape: its second byte is not a backslash that starts another
+		i++
+	}
+	return b.String(), found
+}
+
+// replaceRowsNUL replaces U+0000 in the values of rows whose columns (by
+// position) have the given types, and returns how many values changed.
+func replaceRowsNUL(r *layout.Rows, types []value.Type) int {
+	n := 0
+	for i := range r.Len() {
+		row := r.Row(i)
+		for j, t := range types {
+			s, ok := row[j].(string)
+			if !ok {
+				continue
+			}
+			var changed bool
+			switch t.Kind {
+			case value.String:
+				s, changed = replaceNUL(s)
+			case value.JSON:
+				s, changed = replaceJSONNUL(s)
+			}
+			if changed {
+				row[j] = s
+				n++
+			}
+		}
+	}
+	return n
+}
