@@ -133,7 +133,7 @@ type common struct {
 }
 
 func (c *common) destinationFlags(fs *flag.FlagSet) {
-	c.destination = fs.String("destination", "", "destination: a DuckDB file path (overrides DESTINATION)")
+	c.destination = fs.String("destination", "", "destination: a DuckDB file path or a postgres:// URL (overrides DESTINATION)")
 	c.schema = fs.String("schema", "", "destination schema (overrides SCHEMA)")
 }
 
