@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,8 +31,7 @@ type Destination struct {
 	db   *sql.DB
 	conn *sql.Conn // the one connection every statement runs on
 
-	mu     sync.Mutex               // guards tables for Columns and TableName
-	tables map[string]*layout.Table // by DynamoDB table name; entries are never modified
+	layout.Catalog // the tables, as committed
 
 	// replace holds the DynamoDB tables whose upserts replace rows rather
 	// than insert them, having met keys already present.
@@ -110,13 +108,15 @@ func (d *Destination) init(ctx context.Context) error {
 			return fmt.Errorf("create metadata: %w", err)
 		}
 	}
-	if d.tables, err = layout.LoadTables(ctx, tx, d.schema); err != nil {
+	tables, err := layout.LoadTables(ctx, tx, d.schema)
+	if err != nil {
 		return err
 	}
+	d.Load(tables)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("create metadata: %w", err)
 	}
-	d.log.Debug("destination open", "path", d.path, "schema", d.schema, "tables", len(d.tables))
+	d.log.Debug("destination open", "path", d.path, "schema", d.schema, "tables", d.Len())
 	return nil
 }
 
@@ -165,35 +165,4 @@ func (d *Destination) SaveState(ctx context.Context, state []byte) error {
 		return fmt.Errorf("save state: %w", err)
 	}
 	return nil
-}
-
-// Columns returns the attribute columns of the destination table of the
-// DynamoDB table named table, in column order: keys first. The system
-// columns are not included.
-func (d *Destination) Columns(ctx context.Context, table string) ([]Column, error) {
-	t, err := d.table(table)
-	if err != nil {
-		return nil, err
-	}
-	return slices.Clone(t.Cols), nil
-}
-
-// TableName returns the name of the destination table of the DynamoDB table
-// named table.
-func (d *Destination) TableName(ctx context.Context, table string) (string, error) {
-	t, err := d.table(table)
-	if err != nil {
-		return "", err
-	}
-	return t.Name, nil
-}
-
-func (d *Destination) table(name string) (*layout.Table, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	t, ok := d.tables[name]
-	if !ok {
-		return nil, fmt.Errorf("table %q: %w", name, ErrUnknownTable)
-	}
-	return t, nil
 }

@@ -6,35 +6,31 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dynamosync/dynamosync/internal/destination/layout"
 	"github.com/dynamosync/dynamosync/internal/value"
 )
 
-// System columns every table carries after its attribute columns.
+// System columns and metadata tables, as every destination names them.
 const (
-	syncedColumn  = "_fivetran_synced"
-	deletedColumn = "_fivetran_deleted"
-	ttlColumn     = "_dynamosync_ttl_expired"
+	syncedColumn  = layout.SyncedColumn
+	deletedColumn = layout.DeletedColumn
+	ttlColumn     = layout.TTLColumn
+	tablesTable   = layout.TablesTable
+	columnsTable  = layout.ColumnsTable
+	stateTable    = layout.StateTable
 )
 
-// systemColumns are the system columns in table order; no attribute column
-// is given their names.
-var systemColumns = []string{syncedColumn, deletedColumn, ttlColumn}
+// rebuildTable is the name a table is rebuilt under.
+const rebuildTable = "_dynamosync_rebuild"
 
-// Metadata tables, and the name a table is rebuilt under.
-const (
-	tablesTable  = "_dynamosync_tables"
-	columnsTable = "_dynamosync_columns"
-	stateTable   = "_dynamosync_state"
-	rebuildTable = "_dynamosync_rebuild"
-)
+// systemColumns are the system columns in table order.
+var systemColumns = layout.SystemColumns
 
 // reservedTables are table names no DynamoDB table is given.
 var reservedTables = []string{tablesTable, columnsTable, stateTable, rebuildTable}
 
 // ident quotes an identifier, doubling any '"' in it.
-func ident(name string) string {
-	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
-}
+var ident = layout.Ident
 
 // literal quotes a string literal, doubling any single quote in it.
 func literal(s string) string {

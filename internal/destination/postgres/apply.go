@@ -28,31 +28,16 @@ func (d *Destination) Apply(ctx context.Context, b *change.Batch) error {
 	if b.SyncedAt.IsZero() && layout.WritesRows(b) {
 		return errors.New("apply batch: SyncedAt is not set")
 	}
-	if err := ctx.Err(); err != nil {
+	var next map[string]*layout.Table
+	err := layout.Transact(ctx, d.conn, d.log, func(tx *sql.Tx) error {
+		var err error
+		next, err = d.apply(ctx, tx, b)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("apply batch: %w", err)
 	}
-	// The transaction must outlive a canceled ctx: database/sql would roll it
-	// back on cancellation and let later statements run outside it. Each
-	// statement gets ctx instead, and a canceled statement fails the batch.
-	tx, err := d.conn.BeginTx(context.WithoutCancel(ctx), nil)
-	if err != nil {
-		return fmt.Errorf("apply batch: begin: %w", err)
-	}
-	next, err := d.apply(ctx, tx, b)
-	if err != nil {
-		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
-			d.log.Warn("rollback failed", "err", rbErr)
-		}
-		return fmt.Errorf("apply batch: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("apply batch: commit: %w", err)
-	}
-	d.mu.Lock()
-	for name, t := range next {
-		d.tables[name] = t
-	}
-	d.mu.Unlock()
+	d.Install(next)
 	return nil
 }
 
@@ -105,7 +90,7 @@ func (d *Destination) apply(ctx context.Context, tx *sql.Tx, b *change.Batch) (m
 // types as needed, in tx, and records the new metadata. It returns the
 // table's metadata and whether it changed.
 func (d *Destination) evolve(ctx context.Context, tx *sql.Tx, changes []*change.TableChanges) (*layout.Table, bool, error) {
-	cur := d.tables[changes[0].Table.Name]
+	cur := d.Get(changes[0].Table.Name)
 	t, err := layout.Prepare(cur, changes[0].Table, identifiers)
 	if err != nil {
 		return nil, false, err

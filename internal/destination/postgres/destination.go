@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,11 +27,11 @@ type Destination struct {
 	schema string
 	log    *slog.Logger
 
-	db   *sql.DB
-	conn *sql.Conn // the one connection every statement runs on
+	db     *sql.DB
+	conn   *sql.Conn // the one connection every statement runs on
+	locked bool      // conn holds the schema's advisory lock
 
-	mu     sync.Mutex               // guards tables for Columns and TableName
-	tables map[string]*layout.Table // by DynamoDB table name; entries are never modified
+	layout.Catalog // the tables, as committed
 
 	warnedNUL map[string]bool // tables whose U+0000 replacement was logged
 }
@@ -82,12 +80,13 @@ func (d *Destination) init(ctx context.Context) error {
 	}
 	var locked bool
 	if err := d.conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
-		"dynamosync:"+d.schema).Scan(&locked); err != nil {
+		lockName(d.schema)).Scan(&locked); err != nil {
 		return fmt.Errorf("lock schema: %w", err)
 	}
 	if !locked {
 		return fmt.Errorf("schema %q is in use by another process", d.schema)
 	}
+	d.locked = true
 	tx, err := d.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -98,16 +97,18 @@ func (d *Destination) init(ctx context.Context) error {
 			return fmt.Errorf("create metadata: %w", err)
 		}
 	}
-	if d.tables, err = layout.LoadTables(ctx, tx, d.schema); err != nil {
+	tables, err := layout.LoadTables(ctx, tx, d.schema)
+	if err != nil {
 		return err
 	}
-	for _, t := range d.tables {
+	for _, t := range tables {
 		t.TTL = true // every table this destination creates has the column
 	}
+	d.Load(tables)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("create metadata: %w", err)
 	}
-	d.log.Debug("destination open", "database", d.where, "schema", d.schema, "tables", len(d.tables))
+	d.log.Debug("destination open", "database", d.where, "schema", d.schema, "tables", d.Len())
 	return nil
 }
 
@@ -125,7 +126,15 @@ func (d *Destination) Close() error {
 func (d *Destination) close() error {
 	var errs []error
 	if d.conn != nil {
-		// Closing the session releases its advisory lock.
+		// The server releases a session's locks when the session ends,
+		// which can be a moment after the client has gone: unlock first, so
+		// that the schema is free when Close returns.
+		if d.locked {
+			if _, err := d.conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock(hashtextextended($1, 0))", lockName(d.schema)); err != nil {
+				errs = append(errs, fmt.Errorf("unlock schema: %w", err))
+			}
+			d.locked = false
+		}
 		if err := d.conn.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
 			errs = append(errs, err)
 		}
@@ -154,33 +163,5 @@ func (d *Destination) SaveState(ctx context.Context, state []byte) error {
 	return nil
 }
 
-// Columns returns the attribute columns of the destination table of the
-// DynamoDB table named table, in column order: keys first. The system
-// columns are not included.
-func (d *Destination) Columns(ctx context.Context, table string) ([]Column, error) {
-	t, err := d.table(table)
-	if err != nil {
-		return nil, err
-	}
-	return slices.Clone(t.Cols), nil
-}
-
-// TableName returns the name of the destination table of the DynamoDB table
-// named table.
-func (d *Destination) TableName(ctx context.Context, table string) (string, error) {
-	t, err := d.table(table)
-	if err != nil {
-		return "", err
-	}
-	return t.Name, nil
-}
-
-func (d *Destination) table(name string) (*layout.Table, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	t, ok := d.tables[name]
-	if !ok {
-		return nil, fmt.Errorf("table %q: %w", name, ErrUnknownTable)
-	}
-	return t, nil
-}
+// lockName is the advisory lock key's text for a schema.
+func lockName(schema string) string { return "dynamosync:" + schema }
