@@ -11,7 +11,7 @@ demo:
 build:
 	go build -o dynamosync ./cmd/dynamosync
 
-# Measures dynamosync against DynamoDB Local and DuckDB and writes the
+# Measures dynamosync against DynamoDB Local, DuckDB and PostgreSQL and writes the
 # results into BENCHMARKS.md; BENCH_FLAGS go to the benchmark, e.g.
 # make bench BENCH_FLAGS='-items 1000000'.
 bench:

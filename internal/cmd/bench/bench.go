@@ -63,6 +63,12 @@ func newBench(ctx context.Context, o *options, log *slog.Logger, name, endpoint 
 // writeConfig writes the configuration of a sync of one table from b's
 // endpoint into dest and returns its path (work/name.json).
 func (b *bench) writeConfig(name, table, dest string) (string, error) {
+	return b.writeSchemaConfig(name, table, dest, "")
+}
+
+// writeSchemaConfig is writeConfig with SCHEMA set to schema ("": the
+// default).
+func (b *bench) writeSchemaConfig(name, table, dest, schema string) (string, error) {
 	o := b.opts
 	cfg := map[string]string{
 		"AWS_ACCESS_KEY_ID":     benchKeyID,
@@ -72,6 +78,9 @@ func (b *bench) writeConfig(name, table, dest string) (string, error) {
 		"TABLES":                table,
 		"TOTAL_SEGMENTS":        strconv.Itoa(o.segments),
 		"DESTINATION":           dest,
+	}
+	if schema != "" {
+		cfg["SCHEMA"] = schema
 	}
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {

@@ -1,8 +1,10 @@
-// Command bench measures dynamosync against DynamoDB Local and DuckDB, each
-// figure next to a bound measured in the same run:
+// Command bench measures dynamosync against DynamoDB Local and DuckDB (and
+// PostgreSQL, with -postgres), each figure next to a bound measured in the
+// same run:
 //
-//   - snapshot: `dynamosync sync` of a bulk table against a bare parallel
-//     Scan of the same table with the same segment count;
+//   - snapshot: `dynamosync sync` of a bulk table into DuckDB (and into
+//     PostgreSQL) against a bare parallel Scan of the same table with the
+//     same segment count;
 //   - change capture from a backlog: `dynamosync sync` applying a stream
 //     backlog against a bare read of the same stream records;
 //   - follow mode: the time from a PutItem to the commit of its row, with
@@ -13,7 +15,7 @@
 // the previous results. scripts/bench builds dynamosync, starts DynamoDB
 // Local and runs it:
 //
-//	bench -endpoint URL [-binary ./dynamosync] [-items N] [-changes M] ...
+//	bench -endpoint URL [-postgres URL] [-binary ./dynamosync] [-items N] [-changes M] ...
 package main
 
 import (
@@ -50,6 +52,10 @@ type options struct {
 	followDuration time.Duration
 	followFlush    time.Duration
 	followProbe    bool
+
+	// postgres is the URL of the PostgreSQL server the snapshot also
+	// syncs into; "" measures DuckDB alone.
+	postgres string
 
 	out    string
 	source string
@@ -88,6 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.followDuration, "follow-duration", 30*time.Second, "how long items are written while following")
 	fs.DurationVar(&o.followFlush, "follow-commit-interval", 200*time.Millisecond, "the engine's FlushInterval while following")
 	fs.BoolVar(&o.followProbe, "follow-probe", true, "also time a bare stream poller while following (the source's delivery delay)")
+	fs.StringVar(&o.postgres, "postgres", "", "URL of a PostgreSQL server the snapshot also syncs into, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable (empty: PostgreSQL is not measured)")
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "Markdown file whose results section is replaced (empty: print only)")
 	fs.StringVar(&o.source, "source", "DynamoDB Local", "how the report names the DynamoDB endpoint")
 	fs.StringVar(&o.work, "work", "", "directory for DuckDB files, configurations and logs (default: a new temporary one)")

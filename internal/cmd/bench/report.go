@@ -21,9 +21,10 @@ const resultsHeading = "## Results"
 // exist yet (§ stands for a backquote).
 var defaultIntro = strings.ReplaceAll(`# Benchmarks
 
-§make bench§ builds §./dynamosync§, starts DynamoDB Local (in memory, two
-instances) and runs §go run ./internal/cmd/bench§, which measures three things
-and rewrites the results section below. Every figure stands next to a bound
+§make bench§ builds §./dynamosync§, makes sure a PostgreSQL server answers
+(§scripts/ensure-postgres§), starts DynamoDB Local (in memory, two instances)
+and runs §go run ./internal/cmd/bench§, which measures three things and
+rewrites the results section below. Every figure stands next to a bound
 measured in the same run against the same DynamoDB Local, so compare the
 ratios: absolute numbers depend on the machine and on DynamoDB Local, which is
 far slower than DynamoDB and shares the CPUs with dynamosync. Scale it with
@@ -32,7 +33,8 @@ flags, e.g.
 (§go run ./internal/cmd/bench -h§ lists them).
 
 **1. Snapshot.** A table of §-items§ items of about 500 bytes is loaded with
-§BatchWriteItem§ and scanned once unmeasured. Then, twice, alternately:
+§BatchWriteItem§ and scanned once unmeasured. Then, twice, one after
+another:
 
 - *bound*: a bare parallel Scan of the table with the same segment count
   (§-segments§; eventually consistent, through the scanner dynamosync uses)
@@ -47,6 +49,23 @@ flags, e.g.
   else). *Read units* is the capacity the summary reports, against the least
   a scan of the table consumes: table bytes ÷ 4 KB × 0.5 (eventually
   consistent).
+- *PostgreSQL*: the same §dynamosync sync§ (§TOTAL_SEGMENTS§ the same) into a
+  new schema, §bench_snapshot_<round>§ (dropped before and after), of the
+  PostgreSQL server at §-postgres§. §make bench§ passes
+  §$DYNAMOSYNC_POSTGRES_URL§, by default
+  §postgres://postgres@127.0.0.1:5432/test?sslmode=disable§, the server that
+  §scripts/ensure-postgres§ finds, starts or installs; it runs on the same
+  machine and shares its CPUs with DynamoDB Local and dynamosync. The
+  results name its version (the first two words of §SELECT version()§).
+  *Whole process*, *table*, *peak RSS*, *CPU* and *read units* are as for
+  the DuckDB sync; the server's own CPU and memory are not in them.
+  *PostgreSQL ÷ bound* divides its whole-process rate by the bound's,
+  *PostgreSQL ÷ DuckDB* by the DuckDB sync's of the same round. Without
+  §-postgres§ this is not measured.
+
+After each sync the benchmark counts the rows of the destination table (in
+PostgreSQL the one §_dynamosync_tables§ names): exactly §-items§ live rows
+and no deleted ones.
 
 **2. Change capture from a backlog.** A table of §-cdc-items§ items gets a
 §NEW_AND_OLD_IMAGES§ stream and is snapshotted with §dynamosync sync§. Then
@@ -144,13 +163,24 @@ func (r *report) markdown() string {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
 	p("%s\n\n", resultsHeading)
-	p("Run %s UTC at commit `%s`, in %s. Machine: %d CPUs (`nproc`), %s of memory, %s; %s; %s.\n\n",
-		r.started.UTC().Format("2006-01-02 15:04"), m.Commit, r.took.Round(time.Second), m.CPUs, m.Memory, m.Model, m.Go, o.source)
-	p("Flags: `-items %d -item-bytes %d -segments %d -rounds %d -changes %d -cdc-items %d -follow-rate %d -follow-duration %s -follow-commit-interval %s`.\n\n",
-		o.items, o.itemBytes, o.segments, o.rounds, o.changes, o.cdcItems, o.followRate, o.followDuration, o.followFlush)
-
 	s := r.snapshot
+	server := ""
+	if s.Postgres != "" {
+		server = "; " + s.Postgres + " (on the same machine)"
+	}
+	p("Run %s UTC at commit `%s`, in %s. Machine: %d CPUs (`nproc`), %s of memory, %s; %s; %s%s.\n\n",
+		r.started.UTC().Format("2006-01-02 15:04"), m.Commit, r.took.Round(time.Second), m.CPUs, m.Memory, m.Model, m.Go, o.source, server)
+	pgFlag := ""
+	if o.postgres != "" {
+		pgFlag = " -postgres " + redactURL(o.postgres)
+	}
+	p("Flags: `-items %d -item-bytes %d -segments %d -rounds %d -changes %d -cdc-items %d -follow-rate %d -follow-duration %s -follow-commit-interval %s%s`.\n\n",
+		o.items, o.itemBytes, o.segments, o.rounds, o.changes, o.cdcItems, o.followRate, o.followDuration, o.followFlush, pgFlag)
+
 	p("### 1. Snapshot: %s items, %s MB, %d segments\n\n", thousands(int64(s.Items)), mb(s.TableBytes), o.segments)
+	if s.Postgres != "" {
+		p("Into DuckDB (a new file each round):\n\n")
+	}
 	p("| round | bound: bare Scan | sync: whole process | sync ÷ bound | sync: table (summary) | peak RSS | CPU: sync (bound) | read units (least %s) |\n", decimal(s.MinUnits, 1))
 	p("|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for i, rd := range s.Rounds {
@@ -162,8 +192,27 @@ func (r *report) markdown() string {
 			whole/bound, thousands(int64(table)), rd.Sync.Summary.Seconds, thousands(rd.Sync.MaxRSS>>20),
 			rd.Sync.CPU.Seconds(), rd.Bound.CPU.Seconds(), decimal(rd.Sync.Summary.ReadUnits, 1), rd.Sync.Summary.ReadUnits/s.MinUnits)
 	}
-	p("\nLoading the table took %.1f s (%s items/s). Every sync's destination held exactly %s live rows.\n\n",
-		s.Load.Seconds(), thousands(int64(rate(int64(s.Items), s.Load))), thousands(int64(s.Items)))
+	if s.Postgres != "" {
+		p("\nThe same rounds into PostgreSQL (%s on the same machine, a new schema each):\n\n", s.Postgres)
+		p("| round | bound: bare Scan | PostgreSQL: whole process | PostgreSQL ÷ bound | PostgreSQL ÷ DuckDB | PostgreSQL: table (summary) | peak RSS | CPU: PostgreSQL sync | read units |\n")
+		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for i, rd := range s.Rounds {
+			bound := rate(rd.Bound.Items, rd.Bound.Duration)
+			duck := rate(rd.Sync.Summary.Items, rd.Sync.Wall)
+			whole := rate(rd.PG.Summary.Items, rd.PG.Wall)
+			table := float64(rd.PG.Summary.Items) / rd.PG.Summary.Seconds
+			p("| %d | %s items/s (%.1f s) | %s items/s (%.1f s) | **%.2f** | **%.2f** | %s items/s (%.1f s) | %s MiB | %.1f s | %s (×%.2f) |\n",
+				i+1, thousands(int64(bound)), rd.Bound.Duration.Seconds(), thousands(int64(whole)), rd.PG.Wall.Seconds(),
+				whole/bound, whole/duck, thousands(int64(table)), rd.PG.Summary.Seconds, thousands(rd.PG.MaxRSS>>20),
+				rd.PG.CPU.Seconds(), decimal(rd.PG.Summary.ReadUnits, 1), rd.PG.Summary.ReadUnits/s.MinUnits)
+		}
+	}
+	held := "Every sync's destination"
+	if s.Postgres != "" {
+		held = "Every sync's destination (DuckDB file and PostgreSQL schema)"
+	}
+	p("\nLoading the table took %.1f s (%s items/s). %s held exactly %s live rows.\n\n",
+		s.Load.Seconds(), thousands(int64(rate(int64(s.Items), s.Load))), held, thousands(int64(s.Items)))
 
 	c := r.backlog
 	p("### 2. Change capture from a backlog: %s changes on a table of %s items\n\n", thousands(int64(c.Changes)), thousands(int64(c.Items)))

@@ -26,13 +26,20 @@ type snapshotResult struct {
 	// the table consumes: TableBytes / 4 KB × 0.5.
 	MinUnits float64
 	Load     time.Duration
+	// Postgres is the version of the PostgreSQL server (the first two words
+	// of version()) the rounds also synced into; "": not measured.
+	Postgres string
 	Rounds   []snapshotRound
 }
 
 type snapshotRound struct {
 	Bound      scanResult
-	Sync       syncRun
-	Live, Dead int64 // rows in the destination after the sync
+	Sync       syncRun // into DuckDB
+	Live, Dead int64   // rows in the destination after the sync
+	// PG is the sync into PostgreSQL (when snapshotResult.Postgres is set)
+	// and PGLive, PGDead the rows it left.
+	PG             syncRun
+	PGLive, PGDead int64
 }
 
 // scanResult is a bare parallel scan.
@@ -46,6 +53,15 @@ type scanResult struct {
 func (b *bench) snapshot(ctx context.Context) (*snapshotResult, error) {
 	o := b.opts
 	res := &snapshotResult{Items: o.items}
+	if o.postgres != "" {
+		// Before the load, so that a server that does not answer stops
+		// the benchmark at once.
+		var err error
+		if res.Postgres, err = postgresVersion(ctx, o.postgres); err != nil {
+			return nil, err
+		}
+		b.log.Info("PostgreSQL", "version", res.Postgres, "url", redactURL(o.postgres))
+	}
 	start := time.Now()
 	if err := fixture.LoadBulk(ctx, b.client, snapshotTable, o.items, o.itemBytes, o.workers); err != nil {
 		return nil, err
@@ -94,9 +110,52 @@ func (b *bench) snapshot(ctx context.Context) (*snapshotResult, error) {
 		removeDuckDB(dest)
 		b.log.Info("sync", "round", round, "items_per_s", rate(r.Sync.Summary.Items, r.Sync.Wall),
 			"max_rss_mib", r.Sync.MaxRSS>>20)
+
+		if o.postgres != "" {
+			if r.PG, r.PGLive, r.PGDead, err = b.snapshotPostgres(ctx, round); err != nil {
+				return nil, fmt.Errorf("PostgreSQL: %w", err)
+			}
+			b.log.Info("sync into PostgreSQL", "round", round, "items_per_s", rate(r.PG.Summary.Items, r.PG.Wall),
+				"max_rss_mib", r.PG.MaxRSS>>20)
+		}
 		res.Rounds = append(res.Rounds, r)
 	}
 	return res, b.deleteTable(ctx, snapshotTable)
+}
+
+// snapshotPostgres runs the round's `dynamosync sync` of the snapshot table
+// into a new schema of the PostgreSQL server, checks the rows it left and
+// drops the schema again.
+func (b *bench) snapshotPostgres(ctx context.Context, round int) (run syncRun, live, dead int64, err error) {
+	o := b.opts
+	schema := fmt.Sprintf("%s_%d", snapshotTable, round)
+	if err := dropSchema(ctx, o.postgres, schema); err != nil {
+		return syncRun{}, 0, 0, err
+	}
+	defer func() {
+		// The context may be canceled; the schema is dropped regardless.
+		if derr := dropSchema(context.WithoutCancel(ctx), o.postgres, schema); derr != nil && err == nil {
+			err = derr
+		}
+	}()
+	name := fmt.Sprintf("snapshot-%d-postgres", round)
+	cfg, err := b.writeSchemaConfig(name, snapshotTable, o.postgres, schema)
+	if err != nil {
+		return syncRun{}, 0, 0, err
+	}
+	if run, err = b.runSync(ctx, cfg, snapshotTable, filepath.Join(o.work, name+".log")); err != nil {
+		return syncRun{}, 0, 0, err
+	}
+	if run.Summary.Items != int64(o.items) {
+		return syncRun{}, 0, 0, fmt.Errorf("sync copied %d items, want %d", run.Summary.Items, o.items)
+	}
+	if live, dead, err = countPostgresRows(ctx, o.postgres, schema, snapshotTable); err != nil {
+		return syncRun{}, 0, 0, err
+	}
+	if live != int64(o.items) || dead != 0 {
+		return syncRun{}, 0, 0, fmt.Errorf("schema %s holds %d live and %d deleted rows, want %d live", schema, live, dead, o.items)
+	}
+	return run, live, dead, nil
 }
 
 // bareScan reads every item of table with a parallel Scan of segments
