@@ -407,12 +407,9 @@ func TestTableWithoutStreamMarksDeletes(t *testing.T) {
 
 // TestKillDuringStreamApply kills a sync with SIGKILL while it applies a
 // large backlog of stream changes; the next sync continues from the
-// committed position and the result is exact.
+// committed position and the result is exact. It does so into DuckDB and
+// into PostgreSQL, from the same backlog.
 func TestKillDuringStreamApply(t *testing.T) {
-	killDuringStreamApply(t, duckWarehouse(t.TempDir()))
-}
-
-func killDuringStreamApply(t *testing.T, w warehouse) {
 	const (
 		loaded  = 4000
 		updates = 3000  // items 0..2999 rewritten
@@ -420,7 +417,7 @@ func killDuringStreamApply(t *testing.T, w warehouse) {
 		inserts = 16000 // items 4000..19999 new
 		total   = updates + deletes + inserts
 	)
-	ctx := testenv.Context(t, 5*time.Minute)
+	ctx := testenv.Context(t, 6*time.Minute)
 	client := testenv.DynamoDBClient(t)
 	table := testenv.UniqueName(t, "killcdc")
 	if err := fixture.LoadBulk(ctx, client, table, loaded, 200, 4); err != nil {
@@ -428,10 +425,14 @@ func killDuringStreamApply(t *testing.T, w warehouse) {
 	}
 	setStream(t, ctx, client, table, true)
 	proxy := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
-	dir := t.TempDir()
-	writeConfig(t, dir, w.config(baseConfig(t, proxy.URL, table, w.dest)))
-	r := syncOK(t, ctx, dir, "first sync")
-	wantSnapshot(t, r.stdout, table, loaded)
+	warehouses := map[string]warehouse{"duckdb": duckWarehouse(t.TempDir()), "postgres": pgWarehouse(t)}
+	dirs := map[string]string{}
+	for name, w := range warehouses {
+		dirs[name] = t.TempDir()
+		writeConfig(t, dirs[name], w.config(baseConfig(t, proxy.URL, table, w.dest)))
+		r := syncOK(t, ctx, dirs[name], "first sync into "+name)
+		wantSnapshot(t, r.stdout, table, loaded)
+	}
 
 	start := time.Now()
 	reqs := make([]types.WriteRequest, 0, total)
@@ -455,8 +456,19 @@ func killDuringStreamApply(t *testing.T, w warehouse) {
 	writeAll(t, ctx, client, table, reqs, 4)
 	t.Logf("wrote a backlog of %d changes in %s", len(reqs), time.Since(start).Round(time.Millisecond))
 
+	for _, name := range []string{"duckdb", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			killDuringStreamApply(t, ctx, proxy, table, dirs[name], warehouses[name], total, loaded-deletes+inserts, deleted)
+		})
+	}
+}
+
+// killDuringStreamApply kills a sync applying the backlog of table into w
+// (configured in dir) and checks the sync after it.
+func killDuringStreamApply(t *testing.T, ctx context.Context, proxy *testenv.Proxy, table, dir string, w warehouse, total, live int, deleted []item) {
+	client := testenv.DynamoDBClient(t)
 	proxy.ResetRequests()
-	start = time.Now()
+	start := time.Now()
 	cmd, out := startBinary(t, dir, "sync", "--log-format", "json")
 	const killAfter = 4
 	waitFor(t, 2*time.Minute, "GetRecords requests", func() bool { return proxy.Count("GetRecords") >= killAfter })
@@ -469,7 +481,7 @@ func killDuringStreamApply(t *testing.T, w warehouse) {
 
 	proxy.ResetRequests()
 	start = time.Now()
-	r = syncOK(t, ctx, dir, "sync after the kill")
+	r := syncOK(t, ctx, dir, "sync after the kill")
 	row := summaryLine(t, r.stdout, table)
 	t.Logf("second sync in %s: %s\n%s", time.Since(start).Round(time.Millisecond), opCounts(proxy.Requests()), r.stdout)
 	if row.items != 0 || row.segments != "-" || proxy.Count("Scan") != 0 {
@@ -482,7 +494,7 @@ func killDuringStreamApply(t *testing.T, w warehouse) {
 	t.Logf("the killed sync committed about %d changes; the second applied %d", total-applied, applied)
 	db := w.open(t)
 	items, _ := compareTable(t, ctx, client, db, w.schema, table, deleted)
-	if items != loaded-deletes+inserts {
-		t.Fatalf("DynamoDB has %d items, want %d", items, loaded-deletes+inserts)
+	if items != live {
+		t.Fatalf("DynamoDB has %d items, want %d", items, live)
 	}
 }

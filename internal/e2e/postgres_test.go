@@ -165,15 +165,3 @@ func createNamesTable(t *testing.T, ctx context.Context, client *dynamodb.Client
 		})
 	}
 }
-
-// TestPostgresResumeAfterKill kills a sync into PostgreSQL with SIGKILL in
-// the middle of its snapshot; the next sync resumes and ends exact.
-func TestPostgresResumeAfterKill(t *testing.T) {
-	resumeAfterKill(t, pgWarehouse(t), 40000)
-}
-
-// TestPostgresKillDuringStreamApply kills a sync into PostgreSQL while it
-// applies a stream backlog; the next sync ends exact.
-func TestPostgresKillDuringStreamApply(t *testing.T) {
-	killDuringStreamApply(t, pgWarehouse(t))
-}

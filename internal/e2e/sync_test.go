@@ -102,15 +102,12 @@ func itemsRead(t *testing.T, summary, table string) int {
 
 // TestResumeAfterKill kills a sync of a 200,000-item table with SIGKILL in
 // the middle of its snapshot; the next sync resumes and the result is exact.
+// It does so into DuckDB and into PostgreSQL, from the same table.
 func TestResumeAfterKill(t *testing.T) {
 	n := 200000
 	if testing.Short() {
 		n = 20000
 	}
-	resumeAfterKill(t, duckWarehouse(t.TempDir()), n)
-}
-
-func resumeAfterKill(t *testing.T, w warehouse, n int) {
 	ctx := testenv.Context(t, 15*time.Minute)
 	client := testenv.DynamoDBClient(t)
 	table := testenv.UniqueName(t, "bulk")
@@ -122,6 +119,12 @@ func resumeAfterKill(t *testing.T, w warehouse, n int) {
 	// the stream only.
 	setStream(t, ctx, client, table, true)
 	t.Logf("loaded %d items in %s", n, time.Since(start).Round(time.Second))
+	t.Run("duckdb", func(t *testing.T) { resumeAfterKill(t, ctx, table, n, duckWarehouse(t.TempDir())) })
+	t.Run("postgres", func(t *testing.T) { resumeAfterKill(t, ctx, table, n, pgWarehouse(t)) })
+}
+
+func resumeAfterKill(t *testing.T, ctx context.Context, table string, n int, w warehouse) {
+	client := testenv.DynamoDBClient(t)
 	proxy := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
 	dir := t.TempDir()
 	cfg := w.config(baseConfig(t, proxy.URL, table, w.dest))
@@ -200,6 +203,12 @@ func TestMalformedConfigurations(t *testing.T) {
 		{name: "bad glob", edit: func(c map[string]any) { c["TABLES"] = "orders[" }, wantIn: "TABLES"},
 		{name: "not json", raw: `{"REGION": "us-east-1",`, wantIn: "configuration.json"},
 		{name: "not an object", raw: `["REGION"]`, wantIn: "configuration.json"},
+		{name: "postgres url bad port", edit: func(c map[string]any) {
+			c["DESTINATION"] = "postgres://u:very-secret-value@127.0.0.1:port/db"
+		}, wantIn: "DESTINATION"},
+		{name: "postgres url bad sslmode", edit: func(c map[string]any) {
+			c["DESTINATION"] = "postgres://u:very-secret-value@127.0.0.1/db?sslmode=sometimes"
+		}, wantIn: "DESTINATION"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
