@@ -192,7 +192,6 @@ func (d *Destination) alter(ctx context.Context, tx *sql.Tx, old []layout.Column
 			return fmt.Errorf("column %q: %w", t.Cols[i].Attribute, err)
 		}
 		actions = append(actions, "ALTER COLUMN "+ident(t.Cols[i].Name)+" TYPE "+target+" USING "+expr)
-		d.log.Info("widening column", "table", t.Source, "attribute", t.Cols[i].Attribute, "from", from.String(), "to", to.String())
 	}
 	for _, c := range t.Cols[len(old):] {
 		typ, err := sqlType(c.Type)
@@ -200,11 +199,16 @@ func (d *Destination) alter(ctx context.Context, tx *sql.Tx, old []layout.Column
 			return err
 		}
 		actions = append(actions, "ADD COLUMN "+ident(c.Name)+" "+typ)
-		d.log.Debug("adding column", "table", t.Source, "attribute", c.Attribute, "name", c.Name, "type", c.Type.String())
 	}
 	stmt := "ALTER TABLE " + ident(d.schema) + "." + ident(t.Name) + " " + strings.Join(actions, ", ")
 	if _, err := tx.ExecContext(ctx, stmt); err != nil {
 		return fmt.Errorf("alter table: %w", err)
+	}
+	for _, i := range widened {
+		d.log.Info("widened column", "table", t.Source, "attribute", t.Cols[i].Attribute, "from", old[i].Type.String(), "to", t.Cols[i].Type.String())
+	}
+	for _, c := range t.Cols[len(old):] {
+		d.log.Debug("added column", "table", t.Source, "attribute", c.Attribute, "name", c.Name, "type", c.Type.String())
 	}
 	return nil
 }
