@@ -1,4 +1,4 @@
-.PHONY: test demo build bench
+.PHONY: test demo build bench proto
 
 # Every check CI runs: gofmt, go vet and all tests against real services.
 test:
@@ -16,3 +16,9 @@ build:
 # make bench BENCH_FLAGS='-items 1000000'.
 bench:
 	bash scripts/bench $(BENCH_FLAGS)
+
+# Regenerates internal/fivetran/pb from proto/fivetran_sdk/v2/*.proto with
+# protoc and the plugin versions go.mod pins (scripts/proto --check, run by
+# make test, fails when the committed code is out of date).
+proto:
+	bash scripts/proto
