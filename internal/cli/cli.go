@@ -49,6 +49,7 @@ func commands() []command {
 		{"check", "verify credentials and permissions on every selected table", runCheck},
 		{"schema", "show each table's key and the column types inferred from a sample", runSchema},
 		{"reset", "forget the saved sync state, for all tables or one", runReset},
+		{"serve", "run as a Fivetran connector (gRPC SourceConnector server)", runServe},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
@@ -23,7 +22,6 @@ import (
 	"github.com/dynamosync/dynamosync/internal/progress"
 	source "github.com/dynamosync/dynamosync/internal/source/dynamodb"
 	"github.com/dynamosync/dynamosync/internal/state"
-	"github.com/dynamosync/dynamosync/internal/value"
 )
 
 // Version is the release version, set at build time with
@@ -316,28 +314,11 @@ func inferSchema(ctx context.Context, client *dynamodb.Client, info source.Table
 		isKey[k.Name] = true
 		st.Key = append(st.Key, schemaColumn{Name: k.Name, Type: string(k.Type)})
 	}
-	out, err := client.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(info.Name), Limit: aws.Int32(int32(sample))})
+	types, sampled, err := source.SampleTypes(ctx, client, info, sample)
 	if err != nil {
-		return st, fmt.Errorf("sample %s: %w", info.Name, source.Classify(err, "Scan", info.Name))
+		return st, err
 	}
-	st.Sampled = len(out.Items)
-	types := map[string]value.Type{}
-	for _, k := range info.Key {
-		kt, err := value.KeyType(string(k.Type))
-		if err != nil {
-			return st, fmt.Errorf("table %s key %q: %w", info.Name, k.Name, err)
-		}
-		types[k.Name] = kt
-	}
-	for _, item := range out.Items {
-		for name, av := range item {
-			t, err := value.Of(av)
-			if err != nil {
-				return st, fmt.Errorf("sample %s attribute %q: %w", info.Name, name, err)
-			}
-			types[name] = value.Join(types[name], t)
-		}
-	}
+	st.Sampled = sampled
 	names := make([]string, 0, len(types))
 	for name := range types {
 		if !isKey[name] {
