@@ -1,6 +1,7 @@
 package fivetran
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -9,10 +10,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -572,6 +577,104 @@ func TestUpdateResumesAfterServerKill(t *testing.T) {
 	if w.records-before >= items {
 		t.Fatalf("the resumed Update sent %d records: it did not resume", w.records-before)
 	}
+}
+
+// buildBinary builds dynamosync once for the tests that run it.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "dynamosync-serve-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "dynamosync")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/dynamosync")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// startServe runs `dynamosync serve` on a free port and returns a client
+// and the process.
+func startServe(t *testing.T) (pb.SourceConnectorClient, *exec.Cmd) {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := lis.Addr().(*net.TCPAddr).Port
+	lis.Close()
+	cmd := exec.Command(bin, "serve", "--port", strconv.Itoa(port))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		var line struct{ Level, Message string }
+		if err := json.Unmarshal(lines.Bytes(), &line); err != nil {
+			t.Fatalf("serve logged a line that is not JSON: %q", lines.Text())
+		}
+		if strings.HasPrefix(line.Message, "listening") {
+			break
+		}
+	}
+	go io.Copy(io.Discard, out) //nolint:errcheck // drain the log
+	conn, err := grpc.NewClient("127.0.0.1:"+strconv.Itoa(port), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return pb.NewSourceConnectorClient(conn), cmd
+}
+
+// TestServeKilledMidUpdate kills `dynamosync serve` with SIGKILL in the
+// middle of an Update; Update on a new process with the last checkpoint's
+// state_json ends exact.
+func TestServeKilledMidUpdate(t *testing.T) {
+	ctx := testenv.Context(t, 5*time.Minute)
+	dyn := testenv.DynamoDBClient(t)
+	table := testenv.UniqueName(t, "ftkill9")
+	const items = 30000
+	if err := fixture.LoadBulk(ctx, dyn, table, items, 300, 4); err != nil {
+		t.Fatal(err)
+	}
+	cfg := configuration(t, table)
+	cfg["TOTAL_SEGMENTS"] = "3"
+	w := newWarehouse()
+	client, cmd := startServe(t)
+	kill := func() { _ = cmd.Process.Signal(syscall.SIGKILL) }
+	err := update(ctx, t, client, w, cfg, nil, items/3, kill)
+	if err == nil {
+		t.Fatal("the Update ended although the server was killed")
+	}
+	t.Logf("killed: %v; %d records made durable by %d checkpoints, %d operations after the last one dropped",
+		status.Code(err), w.records, w.checkpoints, len(w.pending))
+	if w.checkpoints == 0 || w.records >= items {
+		t.Fatalf("want a kill mid-snapshot after a checkpoint: %d records, %d checkpoints", w.records, w.checkpoints)
+	}
+	w.pending = nil
+	client, _ = startServe(t)
+	before := w.records
+	if err := update(ctx, t, client, w, cfg, nil, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.assertEqual(t, ctx, dyn, table, nil); got != items {
+		t.Fatalf("DynamoDB has %d items, want %d", got, items)
+	}
+	t.Logf("resumed update sent %d records", w.records-before)
 }
 
 // TestMalformedConfiguration: a bad configuration is a failed test and an
