@@ -457,18 +457,23 @@ func TestUpdateHardFixtureAndChanges(t *testing.T) {
 	if err := fixture.Load(ctx, dyn, hard); err != nil {
 		t.Fatal(err)
 	}
-	streamTable := prefix + ".stream"
-	if _, err := dyn.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(streamTable),
-		BillingMode:          types.BillingModePayPerRequest,
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
-		StreamSpecification:  &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 50 {
-		put(t, ctx, dyn, streamTable, map[string]types.AttributeValue{"id": s(fmt.Sprintf("i%02d", i)), "v": n(strconv.Itoa(i))})
+	views := []types.StreamViewType{types.StreamViewTypeNewAndOldImages, types.StreamViewTypeNewImage, types.StreamViewTypeKeysOnly, types.StreamViewTypeOldImage}
+	var streamTables []string
+	for _, view := range views {
+		name := prefix + ".stream-" + strings.ToLower(string(view))
+		streamTables = append(streamTables, name)
+		if _, err := dyn.CreateTable(ctx, &dynamodb.CreateTableInput{
+			TableName:            aws.String(name),
+			BillingMode:          types.BillingModePayPerRequest,
+			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}, {AttributeName: aws.String("n"), KeyType: types.KeyTypeRange}},
+			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}, {AttributeName: aws.String("n"), AttributeType: types.ScalarAttributeTypeN}},
+			StreamSpecification:  &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: view},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			put(t, ctx, dyn, name, map[string]types.AttributeValue{"id": s(fmt.Sprintf("i%02d", i)), "n": n(strconv.Itoa(i % 3)), "v": n(strconv.Itoa(i)), "gone": s("soon")})
+		}
 	}
 
 	client, _ := startServer(t, 0)
@@ -489,8 +494,8 @@ func TestUpdateHardFixtureAndChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	tables := schema.GetWithoutSchema().GetTables()
-	if len(tables) != len(hard)+1 {
-		t.Fatalf("schema lists %d tables, want %d", len(tables), len(hard)+1)
+	if len(tables) != len(hard)+len(streamTables) {
+		t.Fatalf("schema lists %d tables, want %d", len(tables), len(hard)+len(streamTables))
 	}
 	for _, tab := range tables {
 		if len(tab.Columns) == 0 || !tab.Columns[0].PrimaryKey {
@@ -509,26 +514,44 @@ func TestUpdateHardFixtureAndChanges(t *testing.T) {
 	for _, tb := range hard {
 		total += w.assertEqual(t, ctx, dyn, tb.Name(), nil)
 	}
-	total += w.assertEqual(t, ctx, dyn, streamTable, nil)
+	for _, name := range streamTables {
+		total += w.assertEqual(t, ctx, dyn, name, nil)
+	}
 	t.Logf("first update: %d records, %d checkpoints, %d items equal", w.records, w.checkpoints, total)
 
-	// Changes: updates that change a type and remove an attribute, new
-	// items, deletes.
-	var deleted []map[string]types.AttributeValue
-	for i := range 10 {
-		put(t, ctx, dyn, streamTable, map[string]types.AttributeValue{"id": s(fmt.Sprintf("i%02d", i)), "v": s(fmt.Sprintf("text-%d", i)), "m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"n": n("1E+100")}}})
-		put(t, ctx, dyn, streamTable, map[string]types.AttributeValue{"id": s(fmt.Sprintf("new%02d", i)), "v": n("0.5")})
-		key := map[string]types.AttributeValue{"id": s(fmt.Sprintf("i%02d", 40+i))}
-		if _, err := dyn.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(streamTable), Key: key}); err != nil {
-			t.Fatal(err)
+	// Changes: updates that change a type, add and remove attributes; new
+	// items; deletes; items created and deleted between two Updates.
+	deleted := map[string][]map[string]types.AttributeValue{}
+	for _, name := range streamTables {
+		for i := range 10 {
+			key := map[string]types.AttributeValue{"id": s(fmt.Sprintf("i%02d", i)), "n": n(strconv.Itoa(i % 3))}
+			if _, err := dyn.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName:                 aws.String(name),
+				Key:                       key,
+				UpdateExpression:          aws.String("SET v = :v, m = :m REMOVE gone"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":v": s(fmt.Sprintf("text-%d", i)), ":m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"n": n("1E+100")}}},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			put(t, ctx, dyn, name, map[string]types.AttributeValue{"id": s(fmt.Sprintf("new%02d", i)), "n": n("7"), "v": n("0.5")})
+			gone := map[string]types.AttributeValue{"id": s(fmt.Sprintf("i%02d", 40+i)), "n": n(strconv.Itoa((40 + i) % 3))}
+			short := map[string]types.AttributeValue{"id": s(fmt.Sprintf("short%02d", i)), "n": n("1")}
+			put(t, ctx, dyn, name, map[string]types.AttributeValue{"id": short["id"], "n": short["n"], "v": s("short-lived")})
+			for _, key := range []map[string]types.AttributeValue{gone, short} {
+				if _, err := dyn.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(name), Key: key}); err != nil {
+					t.Fatal(err)
+				}
+				deleted[name] = append(deleted[name], key)
+			}
 		}
-		deleted = append(deleted, key)
 	}
 	before := w.records
 	if err := update(ctx, t, client, w, cfg, nil, 0, nil); err != nil {
 		t.Fatal(err)
 	}
-	w.assertEqual(t, ctx, dyn, streamTable, deleted)
+	for _, name := range streamTables {
+		w.assertEqual(t, ctx, dyn, name, deleted[name])
+	}
 	// Tables without a stream were copied again, after a TRUNCATE.
 	for _, tb := range hard {
 		w.assertEqual(t, ctx, dyn, tb.Name(), nil)
