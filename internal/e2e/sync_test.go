@@ -281,7 +281,7 @@ func TestCheckNamesMissingPermissions(t *testing.T) {
 // TestHelp: every command answers --help with exit 0.
 func TestHelp(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
-	for _, cmd := range []string{"sync", "check", "schema", "reset", "version"} {
+	for _, cmd := range []string{"sync", "check", "schema", "reset", "serve", "version"} {
 		t.Run(cmd, func(t *testing.T) {
 			r := run(t, ctx, t.TempDir(), cmd, "--help")
 			if r.code != 0 || !strings.Contains(r.stdout, "Usage: dynamosync "+cmd) {
@@ -294,6 +294,9 @@ func TestHelp(t *testing.T) {
 	}
 	if r := run(t, ctx, t.TempDir(), "sync", "--no-such-flag"); r.code != 2 {
 		t.Fatalf("unknown flag: exit %d", r.code)
+	}
+	if r := run(t, ctx, t.TempDir(), "serve", "--port", "70000"); r.code != 2 || !strings.Contains(r.stderr, "--port") {
+		t.Fatalf("bad port: exit %d %s", r.code, r.stderr)
 	}
 }
 
