@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,12 +23,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/cockroachdb/apd/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/dynamosync/dynamosync/internal/destination/desttest"
 	"github.com/dynamosync/dynamosync/internal/fivetran/pb"
 	"github.com/dynamosync/dynamosync/internal/fixture"
 	"github.com/dynamosync/dynamosync/internal/testenv"
@@ -228,64 +227,14 @@ func text(t *testing.T, v *pb.ValueType) string {
 	case *pb.ValueType_Binary:
 		return base64.StdEncoding.EncodeToString(x.Binary)
 	case *pb.ValueType_Json:
-		return canonicalJSON(t, x.Json)
+		c, err := desttest.Canonical(value.TypeJSON, x.Json)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
 	t.Fatalf("unexpected value %T", v.Inner)
 	return ""
-}
-
-// canonicalJSON re-renders JSON with sorted keys and canonical numbers.
-func canonicalJSON(t *testing.T, s string) string {
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("invalid JSON %q: %v", s, err)
-	}
-	var b strings.Builder
-	var write func(v any)
-	write = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			keys := make([]string, 0, len(x))
-			for k := range x {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			b.WriteByte('{')
-			for i, k := range keys {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				kb, _ := json.Marshal(k)
-				b.Write(kb)
-				b.WriteByte(':')
-				write(x[k])
-			}
-			b.WriteByte('}')
-		case []any:
-			b.WriteByte('[')
-			for i, e := range x {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				write(e)
-			}
-			b.WriteByte(']')
-		case json.Number:
-			d, _, err := apd.NewFromString(string(x))
-			if err != nil {
-				t.Fatal(err)
-			}
-			d.Reduce(d)
-			b.WriteString(d.Text('E'))
-		default:
-			vb, _ := json.Marshal(x)
-			b.Write(vb)
-		}
-	}
-	write(v)
-	return b.String()
 }
 
 // columnType is the value.Type whose encoding a column of Fivetran type c
@@ -560,46 +509,6 @@ func TestUpdateHardFixtureAndChanges(t *testing.T) {
 		t.Fatal("no Warning about the tables copied in full")
 	}
 	t.Logf("second update: %d records; warnings: %.200s", w.records-before, w.warnings[0])
-}
-
-// TestUpdateResumesAfterServerKill stops the server in the middle of an
-// Update; an Update on a new server with the last checkpoint's state_json
-// ends exact: the checkpoints covered exactly the records before them.
-func TestUpdateResumesAfterServerKill(t *testing.T) {
-	ctx := testenv.Context(t, 5*time.Minute)
-	dyn := testenv.DynamoDBClient(t)
-	table := testenv.UniqueName(t, "ftkill")
-	const items = 6000
-	if err := fixture.LoadBulk(ctx, dyn, table, items, 300, 4); err != nil {
-		t.Fatal(err)
-	}
-	cfg := configuration(t, table)
-	cfg["TOTAL_SEGMENTS"] = "3"
-	w := newWarehouse()
-	client, stop := startServer(t, 500)
-	err := update(ctx, t, client, w, cfg, nil, items/2, stop)
-	if err == nil {
-		t.Fatal("the Update ended although the server was stopped")
-	}
-	t.Logf("server stopped: %v; %d records made durable by %d checkpoints, %d operations after the last one dropped",
-		status.Code(err), w.records, w.checkpoints, len(w.pending))
-	if w.checkpoints == 0 || w.records >= items {
-		t.Fatalf("want a stop mid-snapshot after a checkpoint: %d records, %d checkpoints", w.records, w.checkpoints)
-	}
-	w.pending = nil
-
-	client, _ = startServer(t, 500)
-	before := w.records
-	if err := update(ctx, t, client, w, cfg, nil, 0, nil); err != nil {
-		t.Fatal(err)
-	}
-	if got := w.assertEqual(t, ctx, dyn, table, nil); got != items {
-		t.Fatalf("DynamoDB has %d items, want %d", got, items)
-	}
-	t.Logf("resumed update sent %d records", w.records-before)
-	if w.records-before >= items {
-		t.Fatalf("the resumed Update sent %d records: it did not resume", w.records-before)
-	}
 }
 
 // buildBinary builds dynamosync once for the tests that run it.
