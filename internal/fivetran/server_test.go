@@ -711,3 +711,43 @@ func TestUpdateTaskForMissingPermission(t *testing.T) {
 	w.assertEqual(t, ctx, dyn, prefix+".open", nil)
 	t.Logf("task: %s", w.tasks[0])
 }
+
+// TestUpdateSelection: only the selected table arrives, without its
+// deselected column; key columns always do.
+func TestUpdateSelection(t *testing.T) {
+	ctx := testenv.Context(t, 2*time.Minute)
+	dyn := testenv.DynamoDBClient(t)
+	prefix := testenv.UniqueName(t, "ftsel")
+	a, b := prefix+".a", prefix+".b"
+	if err := fixture.Load(ctx, dyn, []fixture.Table{fixture.Bulk(a, 40, 200), fixture.Bulk(b, 40, 200)}); err != nil {
+		t.Fatal(err)
+	}
+	client, _ := startServer(t, 0)
+	w := newWarehouse()
+	sel := &pb.Selection{Selection: &pb.Selection_WithoutSchema{WithoutSchema: &pb.TablesWithNoSchema{
+		IncludeNewTables: false,
+		Tables: []*pb.TableSelection{
+			{TableName: a, Included: true, IncludeNewColumns: true, Columns: map[string]bool{"payload": false, "id": false}},
+			{TableName: b, Included: false},
+		},
+	}}}
+	if err := update(ctx, t, client, w, configuration(t, prefix+".*"), sel, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.cols[b]; ok {
+		t.Fatalf("table %s arrived although not selected", b)
+	}
+	cols := w.cols[a]
+	if cols == nil || cols["payload"] != nil || cols["id"] == nil || cols["seq"] == nil {
+		t.Fatalf("columns of %s: %v; want id and seq, not payload", a, cols)
+	}
+	live := 0
+	for _, r := range w.rows[a] {
+		if !r.deleted {
+			live++
+		}
+	}
+	if live != 40 {
+		t.Fatalf("%d rows of %s, want 40", live, a)
+	}
+}
