@@ -58,16 +58,32 @@ func NewDestination(send Sender, stateJSON []byte, columns func(table, column st
 		if err != nil {
 			return nil, err
 		}
-		// A re-snapshot already under way sent its TRUNCATE before the
-		// checkpoint this state came from.
+		// A re-snapshot that has committed anything sent its TRUNCATE
+		// before its first records. One that has not (the state was
+		// checkpointed by another table's batch) sends it with its first
+		// batch: no record of it has been sent that it could delete.
 		for name, t := range st.Tables {
-			if t.Snapshot != nil && t.Snapshot.DeleteUnseen {
+			if t.Snapshot != nil && t.Snapshot.DeleteUnseen && started(t.Snapshot) {
 				d.truncated[name] = t.Snapshot.StartedAt
 			}
 		}
 		d.initial = stateJSON
 	}
 	return d, nil
+}
+
+// started reports whether a snapshot has committed anything: a page of a
+// segment, or its completion.
+func started(s *state.Snapshot) bool {
+	if s.CompletedAt != nil {
+		return true
+	}
+	for _, seg := range s.Segments {
+		if seg.Done || seg.LastKey != nil || seg.Items > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // LoadState returns the state Fivetran handed over.

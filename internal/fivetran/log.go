@@ -36,28 +36,13 @@ func (h *LogHandler) Enabled(_ context.Context, l slog.Level) bool { return l >=
 func (h *LogHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
 	b.WriteString(r.Message)
-	write := func(a slog.Attr) bool {
-		if a.Equal(slog.Attr{}) {
-			return true
-		}
-		b.WriteByte(' ')
-		if h.group != "" {
-			b.WriteString(h.group + ".")
-		}
-		b.WriteString(a.Key)
-		b.WriteByte('=')
-		v := a.Value.Resolve().String()
-		if strings.ContainsAny(v, " \t\n\"=") {
-			q, _ := json.Marshal(v)
-			v = string(q)
-		}
-		b.WriteString(v)
-		return true
-	}
 	for _, a := range h.attrs {
-		write(a)
+		writeAttr(&b, "", a)
 	}
-	r.Attrs(write)
+	r.Attrs(func(a slog.Attr) bool {
+		writeAttr(&b, h.group, a)
+		return true
+	})
 	line, err := json.Marshal(struct {
 		Level   string `json:"level"`
 		Message string `json:"message"`
@@ -72,15 +57,59 @@ func (h *LogHandler) Handle(_ context.Context, r slog.Record) error {
 	return err
 }
 
-// WithAttrs implements slog.Handler.
+// writeAttr appends " key=value" for a, its key prefixed with group (and
+// a group attribute's members each with theirs).
+func writeAttr(b *strings.Builder, group string, a slog.Attr) {
+	a.Value = a.Value.Resolve()
+	if a.Equal(slog.Attr{}) {
+		return
+	}
+	key := a.Key
+	if group != "" {
+		key = group + "." + key
+	}
+	if a.Value.Kind() == slog.KindGroup {
+		if a.Key == "" {
+			key = group
+		}
+		for _, m := range a.Value.Group() {
+			writeAttr(b, key, m)
+		}
+		return
+	}
+	b.WriteByte(' ')
+	b.WriteString(key)
+	b.WriteByte('=')
+	v := a.Value.String()
+	if strings.ContainsAny(v, " \t\n\"=") {
+		q, _ := json.Marshal(v)
+		v = string(q)
+	}
+	b.WriteString(v)
+}
+
+// WithAttrs implements slog.Handler: the attributes keep the group that is
+// open now.
 func (h *LogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	c := *h
-	c.attrs = append(append([]slog.Attr(nil), h.attrs...), attrs...)
+	c.attrs = append([]slog.Attr(nil), h.attrs...)
+	for _, a := range attrs {
+		if h.group != "" {
+			a = slog.Attr{Key: h.group + "." + a.Key, Value: a.Value}
+			if a.Value.Kind() == slog.KindGroup && strings.HasSuffix(a.Key, ".") {
+				a.Key = strings.TrimSuffix(a.Key, ".")
+			}
+		}
+		c.attrs = append(c.attrs, a)
+	}
 	return &c
 }
 
 // WithGroup implements slog.Handler.
 func (h *LogHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
 	c := *h
 	if c.group != "" {
 		name = c.group + "." + name
