@@ -136,7 +136,9 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 		Follow:         *follow,
 		FlushInterval:  *commitInterval,
 
-		DiscoverInterval: *discoverInterval,
+		DiscoverInterval:      *discoverInterval,
+		ReadCapacityPercent:   cfg.ReadCapacityPercent,
+		MaxReadUnitsPerSecond: cfg.MaxReadUnitsPerSecond,
 	}
 	if m != nil {
 		eng.Metrics = m

@@ -35,6 +35,8 @@ const (
 	keyConsistentRead      = "CONSISTENT_READ"
 	keyMaxParallelRequests = "MAX_PARALLEL_REQUESTS"
 	keyMaxParallelTables   = "MAX_PARALLEL_TABLES"
+	keyReadCapacityPercent = "READ_CAPACITY_PERCENT"
+	keyMaxReadUnits        = "MAX_READ_UNITS_PER_SECOND"
 	keyDestination         = "DESTINATION"
 	keySchema              = "SCHEMA"
 )
@@ -54,7 +56,11 @@ var (
 	rangeTotalSegments       = intRange{0, 1000000}
 	rangeMaxParallelRequests = intRange{1, 1024}
 	rangeMaxParallelTables   = intRange{1, 256}
+	rangeReadCapacityPercent = intRange{1, 100}
 )
+
+// maxReadUnitsLimit is the largest MAX_READ_UNITS_PER_SECOND accepted.
+const maxReadUnitsLimit = 1e9
 
 // Config is a validated dynamosync configuration. Build one with Load or
 // Parse; a Config assembled by hand must pass Validate before use.
@@ -105,6 +111,16 @@ type Config struct {
 	// MaxParallelTables bounds the tables snapshotted at once
 	// (MAX_PARALLEL_TABLES).
 	MaxParallelTables int
+	// ReadCapacityPercent is the percent, 1 to 100, of a provisioned
+	// table's read capacity its snapshot consumes per second at most
+	// (READ_CAPACITY_PERCENT). On-demand tables have no provisioned
+	// capacity: only MaxReadUnitsPerSecond limits them.
+	ReadCapacityPercent int
+	// MaxReadUnitsPerSecond caps the read units per second each table's
+	// snapshot consumes (MAX_READ_UNITS_PER_SECOND); for a provisioned
+	// table the smaller of this and ReadCapacityPercent applies. 0 is no
+	// cap.
+	MaxReadUnitsPerSecond float64
 
 	// Destination is a DuckDB file path or a postgres:// or postgresql://
 	// URL (DESTINATION). Parse and Apply lower-case the URL scheme, as pgx
@@ -124,6 +140,8 @@ func Default() Config {
 		ConsistentRead:         false,
 		MaxParallelRequests:    16,
 		MaxParallelTables:      4,
+		ReadCapacityPercent:    50,
+		MaxReadUnitsPerSecond:  0,
 		Destination:            "warehouse.duckdb",
 		Schema:                 "dynamodb",
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -60,6 +61,15 @@ func TestValidate(t *testing.T) {
 		{"segments negative", func(c *Config) { c.TotalSegments = -1 }, "TOTAL_SEGMENTS"},
 		{"requests zero", func(c *Config) { c.MaxParallelRequests = 0 }, "MAX_PARALLEL_REQUESTS"},
 		{"tables zero", func(c *Config) { c.MaxParallelTables = 0 }, "MAX_PARALLEL_TABLES"},
+		{"read capacity percent 1", func(c *Config) { c.ReadCapacityPercent = 1 }, ""},
+		{"read capacity percent 100", func(c *Config) { c.ReadCapacityPercent = 100 }, ""},
+		{"read capacity percent zero", func(c *Config) { c.ReadCapacityPercent = 0 }, "READ_CAPACITY_PERCENT"},
+		{"read capacity percent 101", func(c *Config) { c.ReadCapacityPercent = 101 }, "READ_CAPACITY_PERCENT"},
+		{"max read units", func(c *Config) { c.MaxReadUnitsPerSecond = 12.5 }, ""},
+		{"max read units no limit", func(c *Config) { c.MaxReadUnitsPerSecond = 0 }, ""},
+		{"max read units negative", func(c *Config) { c.MaxReadUnitsPerSecond = -1 }, "MAX_READ_UNITS_PER_SECOND"},
+		{"max read units infinite", func(c *Config) { c.MaxReadUnitsPerSecond = math.Inf(1) }, "MAX_READ_UNITS_PER_SECOND"},
+		{"max read units above the limit", func(c *Config) { c.MaxReadUnitsPerSecond = 1e10 }, "MAX_READ_UNITS_PER_SECOND"},
 		{"empty destination", func(c *Config) { c.Destination = "" }, "DESTINATION"},
 		{"destination with NUL", func(c *Config) { c.Destination = "a\x00b" }, "DESTINATION"},
 		{"postgres destination", func(c *Config) { c.Destination = "postgres://u:pw@h:5432/db?sslmode=disable" }, ""},

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math/big"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -122,6 +123,12 @@ var fields = []field{
 	}},
 	{keyMaxParallelTables, func(c *Config, v value) error {
 		return v.setInt(&c.MaxParallelTables, rangeMaxParallelTables)
+	}},
+	{keyReadCapacityPercent, func(c *Config, v value) error {
+		return v.setInt(&c.ReadCapacityPercent, rangeReadCapacityPercent)
+	}},
+	{keyMaxReadUnits, func(c *Config, v value) error {
+		return v.setUnitsPerSecond(&c.MaxReadUnitsPerSecond)
 	}},
 	{keyDestination, func(c *Config, v value) error {
 		err := v.setString(&c.Destination)
@@ -283,6 +290,53 @@ func (v value) setInt(dst *int, r intRange) error {
 	}
 	*dst = int(n)
 	return nil
+}
+
+// decimalPattern matches a non-negative decimal number as a string may give
+// it: digits with an optional fraction and exponent (1, 0.5, .5, 2.5e2).
+var decimalPattern = regexp.MustCompile(`^([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+
+// setUnitsPerSecond accepts a JSON number or a string of a decimal number
+// from 0 (no limit) to maxReadUnitsLimit.
+func (v value) setUnitsPerSecond(dst *float64) error {
+	bad := func() error {
+		return keyError(v.key, unitsPerSecondProblem+"%s", int64(maxReadUnitsLimit), v.shown())
+	}
+	s := string(v.raw)
+	switch v.kind() {
+	case "null":
+		return nil
+	case "string":
+		t, err := v.text()
+		if err != nil {
+			return err
+		}
+		if s = strings.TrimSpace(t); s == "" {
+			return nil
+		}
+		if !decimalPattern.MatchString(s) {
+			return bad()
+		}
+	case "number":
+	default:
+		return bad()
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || !validUnitsPerSecond(f) {
+		return bad()
+	}
+	*dst = f
+	return nil
+}
+
+// unitsPerSecondProblem starts the message about a bad
+// MAX_READ_UNITS_PER_SECOND; the limit and the value follow.
+const unitsPerSecondProblem = "must be a number of read units per second above 0 and at most %d, or 0 for no limit, got "
+
+// validUnitsPerSecond reports whether f is a MAX_READ_UNITS_PER_SECOND:
+// 0, or above 0 up to maxReadUnitsLimit.
+func validUnitsPerSecond(f float64) bool {
+	return f >= 0 && f <= maxReadUnitsLimit // false for NaN
 }
 
 func isDigits(s string) bool {

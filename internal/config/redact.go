@@ -72,6 +72,8 @@ func (c Config) entries() []entry {
 		{keyConsistentRead, "ConsistentRead", c.ConsistentRead},
 		{keyMaxParallelRequests, "MaxParallelRequests", c.MaxParallelRequests},
 		{keyMaxParallelTables, "MaxParallelTables", c.MaxParallelTables},
+		{keyReadCapacityPercent, "ReadCapacityPercent", c.ReadCapacityPercent},
+		{keyMaxReadUnits, "MaxReadUnitsPerSecond", c.MaxReadUnitsPerSecond},
 		{keyDestination, "Destination", RedactURL(c.Destination)},
 		{keySchema, "Schema", c.Schema},
 	}

@@ -51,6 +51,10 @@ func (c *Config) Validate() error {
 			return validateInt(keyMaxParallelRequests, c.MaxParallelRequests, rangeMaxParallelRequests)
 		},
 		func() *Error { return validateInt(keyMaxParallelTables, c.MaxParallelTables, rangeMaxParallelTables) },
+		func() *Error {
+			return validateInt(keyReadCapacityPercent, c.ReadCapacityPercent, rangeReadCapacityPercent)
+		},
+		c.validateMaxReadUnits,
 		c.validateDestination,
 		c.validateSchema,
 	}
@@ -164,6 +168,13 @@ func validatePatterns(key string, patterns []string) *Error {
 func validateInt(key string, n int, r intRange) *Error {
 	if n < r.min || n > r.max {
 		return keyError(key, "must be an integer from %d to %d, got %d", r.min, r.max, n)
+	}
+	return nil
+}
+
+func (c *Config) validateMaxReadUnits() *Error {
+	if !validUnitsPerSecond(c.MaxReadUnitsPerSecond) {
+		return keyError(keyMaxReadUnits, unitsPerSecondProblem+"%g", int64(maxReadUnitsLimit), c.MaxReadUnitsPerSecond)
 	}
 	return nil
 }

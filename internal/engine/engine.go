@@ -81,6 +81,14 @@ type Engine struct {
 	// TotalSegments fixes the segments of new snapshots; 0 chooses from size.
 	TotalSegments  int
 	ConsistentRead bool
+	// ReadCapacityPercent is the percent (1 to 100) of a provisioned
+	// table's read capacity its snapshot may consume per second; 0 sets no
+	// limit from the provisioned capacity.
+	ReadCapacityPercent int
+	// MaxReadUnitsPerSecond caps the read units per second of each table's
+	// snapshot; for provisioned tables the smaller of the two limits
+	// applies, for on-demand tables it is the only one. 0 is no cap.
+	MaxReadUnitsPerSecond float64
 	// MaxRequests bounds DynamoDB requests in flight across all tables.
 	MaxRequests int
 	// MaxTables bounds tables synced at once.
@@ -483,8 +491,12 @@ func (e *Engine) syncTable(ctx context.Context, scanner *source.Scanner, snapsho
 		}
 	}
 	hasStream := r.info.StreamARN != "" && e.Streams != nil
+	budgeted := false // scanner draws on the table's read capacity budget
 	for attempt := 0; ; attempt++ {
 		if r.snap != nil {
+			if !budgeted {
+				scanner, budgeted = e.tableScanner(scanner, r), true
+			}
 			if hasStream && r.stream == nil {
 				s, err := e.recordStream(ctx, r)
 				if err != nil {
@@ -538,6 +550,19 @@ func (e *Engine) syncTable(ctx context.Context, scanner *source.Scanner, snapsho
 		_ = q.send(ctx, msg{run: r, end: true})
 		return
 	}
+}
+
+// tableScanner returns the scanner of r's snapshots: scanner with the
+// table's read capacity budget, or scanner itself when no limit applies
+// (an on-demand table without MaxReadUnitsPerSecond).
+func (e *Engine) tableScanner(scanner *source.Scanner, r *tableRun) *source.Scanner {
+	units := source.BudgetRate(r.info.ReadCapacity, e.ReadCapacityPercent, e.MaxReadUnitsPerSecond)
+	b := source.NewBudget(units, e.ConsistentRead)
+	if b == nil {
+		return scanner
+	}
+	r.log.Info("read capacity budget", "units_per_second", units, "read_capacity", r.info.ReadCapacity)
+	return scanner.WithBudget(b)
 }
 
 func (e *Engine) segmentsFor(info source.TableInfo) int {

@@ -202,6 +202,9 @@ func (s *Server) Update(req *pb.UpdateRequest, stream grpc.ServerStreamingServer
 		MaxRequests:    cfg.MaxParallelRequests,
 		MaxTables:      cfg.MaxParallelTables,
 		BatchItems:     s.BatchItems,
+
+		ReadCapacityPercent:   cfg.ReadCapacityPercent,
+		MaxReadUnitsPerSecond: cfg.MaxReadUnitsPerSecond,
 	}
 	summary, err := eng.Sync(ctx)
 	if ctx.Err() != nil {

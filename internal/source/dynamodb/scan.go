@@ -32,12 +32,45 @@ type Scanner struct {
 	Client         ScanAPI
 	Requests       *semaphore.Weighted
 	ConsistentRead bool
+	// Budget, when set, limits the read capacity the scans consume: every
+	// request first waits for the units its page is expected to consume
+	// (before it takes a unit of Requests). A table's segments share one
+	// Budget; see WithBudget. nil is no limit.
+	Budget *Budget
 }
+
+// WithBudget returns a copy of s, sharing its Client and Requests, whose
+// scans draw on b (nil: no limit).
+func (s *Scanner) WithBudget(b *Budget) *Scanner {
+	c := *s
+	c.Budget = b
+	return &c
+}
+
+// maxThrottledRetries is how many times in a row a segment with a Budget
+// sends a request again that failed with a throttling error after the SDK's
+// own retries, at the budget's lowered rate, before giving up.
+const maxThrottledRetries = 5
 
 // Segment scans one segment of table from start (nil: the beginning) to its
 // end with full 1 MB pages, calling emit for every page in order. emit may
 // block: it is the back-pressure from the destination.
+//
+// With a Budget, each request waits for the units the segment's previous
+// page consumed (a full page for the first), and the difference from what
+// it consumed is settled after the answer. Throttled attempts, the SDK's
+// retries included, lower the budget's rate; a request that stays throttled
+// through the SDK's retries is sent again, at the lowered rate, up to
+// maxThrottledRetries times in a row.
 func (s *Scanner) Segment(ctx context.Context, table string, segment, total int, start map[string]types.AttributeValue, emit func(context.Context, Page) error) error {
+	b := s.Budget
+	var opts []func(*dynamodb.Options)
+	var expect float64 // units the next page is expected to consume
+	if b != nil {
+		opts = append(opts, observeThrottles(b))
+		expect = b.FirstPage()
+	}
+	throttled := 0
 	in := &dynamodb.ScanInput{
 		TableName:              aws.String(table),
 		Segment:                aws.Int32(int32(segment)),
@@ -47,17 +80,42 @@ func (s *Scanner) Segment(ctx context.Context, table string, segment, total int,
 		ExclusiveStartKey:      start,
 	}
 	for {
+		if b != nil {
+			if err := b.Wait(ctx, expect); err != nil {
+				return err
+			}
+		}
 		if err := s.Requests.Acquire(ctx, 1); err != nil {
 			return err
 		}
-		out, err := s.Client.Scan(ctx, in)
+		out, err := s.Client.Scan(ctx, in, opts...)
 		if err != nil {
 			s.Requests.Release(1)
+			if b != nil {
+				if IsThrottling(err) && ctx.Err() == nil {
+					b.Throttled()
+					if throttled < maxThrottledRetries {
+						// The units waited for stay charged: the request
+						// is sent again once its page's units are
+						// granted again at the lowered rate.
+						throttled++
+						continue
+					}
+				}
+				b.Settle(expect, 0) // a failed request consumed nothing
+			}
 			return fmt.Errorf("scan %s segment %d: %w", table, segment, Classify(err, "Scan", table))
 		}
+		throttled = 0
 		page := Page{Segment: segment, Items: out.Items, LastKey: out.LastEvaluatedKey}
 		if out.ConsumedCapacity != nil {
 			page.Capacity = aws.ToFloat64(out.ConsumedCapacity.CapacityUnits)
+		}
+		if b != nil && out.ConsumedCapacity != nil {
+			b.Settle(expect, page.Capacity)
+			if page.Capacity > 0 {
+				expect = page.Capacity
+			}
 		}
 		if len(page.LastKey) == 0 {
 			page.LastKey = nil
