@@ -36,7 +36,7 @@ const sampleItems = 1000
 type Server struct {
 	pb.UnimplementedSourceConnectorServer
 
-	// Log receives the server's log lines.
+	// Log receives the server's log lines (nil: none).
 	Log *slog.Logger
 	// BatchItems is the most changes sent between two checkpoints (0: the
 	// engine's default).
@@ -44,6 +44,13 @@ type Server struct {
 }
 
 var _ pb.SourceConnectorServer = (*Server)(nil)
+
+func (s *Server) logger() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
 
 // parseConfiguration reads the form's values, every one a string as
 // Fivetran passes them, as a dynamosync configuration. Empty values leave a
@@ -134,7 +141,7 @@ func (s *Server) Schema(ctx context.Context, req *pb.SchemaRequest) (*pb.SchemaR
 		return nil, status.Error(codes.Unavailable, err.Error())
 	}
 	for _, f := range failed {
-		s.Log.Warn("table cannot be described", "table", f.Table, "error", f.Err)
+		s.logger().Warn("table cannot be described", "table", f.Table, "error", f.Err)
 	}
 	list := &pb.TableList{}
 	for _, info := range infos {
@@ -190,7 +197,7 @@ func (s *Server) Update(req *pb.UpdateRequest, stream grpc.ServerStreamingServer
 	if err != nil {
 		return status.Error(codes.FailedPrecondition, err.Error())
 	}
-	log := slog.New(&warningHandler{Handler: s.Log.Handler(), send: send})
+	log := slog.New(&warningHandler{Handler: s.logger().Handler(), send: send})
 	eng := &engine.Engine{
 		Client:         client,
 		Streams:        streams,
@@ -228,7 +235,7 @@ func (s *Server) Update(req *pb.UpdateRequest, stream grpc.ServerStreamingServer
 				others++
 			}
 		}
-		s.Log.Info("update finished", "tables", len(summary.Tables), "records", dst.Records, "checkpoints", dst.Checkpoints)
+		s.logger().Info("update finished", "tables", len(summary.Tables), "records", dst.Records, "checkpoints", dst.Checkpoints)
 	}
 	if err != nil && (tasks == 0 || others > 0 || summary == nil) {
 		return status.Error(codes.Internal, err.Error())
