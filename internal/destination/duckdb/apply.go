@@ -25,11 +25,8 @@ import (
 // rolled back and applied again replacing rows, as are the table's later
 // batches.
 func (d *Destination) Apply(ctx context.Context, b *change.Batch) error {
-	if b == nil {
-		return errors.New("apply batch: nil batch")
-	}
-	if b.SyncedAt.IsZero() && layout.WritesRows(b) {
-		return errors.New("apply batch: SyncedAt is not set")
+	if err := layout.CheckBatch(b); err != nil {
+		return err
 	}
 	for {
 		err := d.applyOnce(ctx, b)
@@ -67,51 +64,27 @@ func (d *Destination) applyOnce(ctx context.Context, b *change.Batch) error {
 }
 
 // apply runs the batch in tx and returns the tables whose metadata changed.
+// Rows are written through appenders on d.conn, which holds tx, and so
+// inside it.
 func (d *Destination) apply(ctx context.Context, tx *sql.Tx, b *change.Batch) (map[string]*layout.Table, error) {
-	// Group the changes by table, in order of first appearance, so each table
-	// is created or widened once, before any of its rows are written.
-	order, groups := layout.Group(b)
-
-	next := make(map[string]*layout.Table)
-	current := make(map[string]*layout.Table, len(order))
-	for _, name := range order {
-		t, changed, err := d.evolve(ctx, tx, groups[name])
-		if err != nil {
-			return nil, fmt.Errorf("table %q: %w", name, err)
-		}
-		current[name] = t
-		if changed {
-			next[name] = t
-		}
-	}
-
-	// Rows are written through appenders on d.conn, which holds tx, and so
-	// inside it.
 	synced := timestampLiteral(b.SyncedAt)
-	for i := range b.Tables {
-		tc := &b.Tables[i]
-		t := current[tc.Table.Name]
+	evolve := func(changes []*change.TableChanges) (*layout.Table, bool, error) { return d.evolve(ctx, tx, changes) }
+	return layout.ApplyBatch(ctx, tx, d.schema, b, evolve, func(t *layout.Table, tc *change.TableChanges) error {
 		if err := d.upsert(ctx, t, tc.Upserts, synced, d.replace[t.Source]); err != nil {
-			return nil, fmt.Errorf("table %q: upsert: %w", t.Source, err)
+			return fmt.Errorf("upsert: %w", err)
 		}
 		if err := d.delete(ctx, t, tc.Deletes, synced); err != nil {
-			return nil, fmt.Errorf("table %q: delete: %w", t.Source, err)
+			return fmt.Errorf("delete: %w", err)
 		}
 		if tc.DeleteUnseenBefore != nil {
 			n, err := d.deleteUnseen(ctx, tx, t, timestampLiteral(*tc.DeleteUnseenBefore), synced)
 			if err != nil {
-				return nil, fmt.Errorf("table %q: delete rows unseen since %s: %w", t.Source, tc.DeleteUnseenBefore.UTC().Format(time.RFC3339Nano), err)
+				return fmt.Errorf("delete rows unseen since %s: %w", tc.DeleteUnseenBefore.UTC().Format(time.RFC3339Nano), err)
 			}
 			d.log.Info("deleted rows unseen by the snapshot", "table", t.Source, "before", tc.DeleteUnseenBefore.UTC(), "rows", n)
 		}
-	}
-
-	if b.State != nil {
-		if err := layout.WriteState(ctx, tx, d.schema, b.State, b.SyncedAt); err != nil {
-			return nil, fmt.Errorf("write state: %w", err)
-		}
-	}
-	return next, nil
+		return nil
+	})
 }
 
 // evolve makes the destination table of a DynamoDB table able to hold every

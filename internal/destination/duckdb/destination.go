@@ -135,22 +135,12 @@ func (d *Destination) Close() error {
 	return nil
 }
 
+// close closes the connection and the sql.DB, which closes the connector
+// and with it the database.
 func (d *Destination) close() error {
-	var errs []error
-	if d.conn != nil {
-		if err := d.conn.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
-			errs = append(errs, err)
-		}
-		d.conn = nil
-	}
-	if d.db != nil {
-		// Closing the sql.DB closes the connector and with it the database.
-		if err := d.db.Close(); err != nil {
-			errs = append(errs, err)
-		}
-		d.db = nil
-	}
-	return errors.Join(errs...)
+	err := layout.CloseDB(d.conn, d.db)
+	d.conn, d.db = nil, nil
+	return err
 }
 
 // LoadState returns the state saved last, or nil when none is saved.

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+
+	"github.com/dynamosync/dynamosync/internal/change"
 )
 
 // Catalog holds a destination's committed view of its tables. Tables in it
@@ -102,4 +104,68 @@ func Transact(ctx context.Context, conn *sql.Conn, log *slog.Logger, fn func(tx 
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// CheckBatch rejects a batch no destination can apply: nil, or writing rows
+// without a SyncedAt.
+func CheckBatch(b *change.Batch) error {
+	if b == nil {
+		return errors.New("apply batch: nil batch")
+	}
+	if b.SyncedAt.IsZero() && WritesRows(b) {
+		return errors.New("apply batch: SyncedAt is not set")
+	}
+	return nil
+}
+
+// ApplyBatch runs the batch in tx the way every SQL destination does: the
+// changes grouped by table in order of first appearance, so that evolve
+// creates or widens each table once before any of its rows are written;
+// then write for each TableChanges in batch order; then the state row
+// (left as is when b.State is nil). It returns the tables whose metadata
+// changed, to Install once tx has committed.
+func ApplyBatch(ctx context.Context, tx *sql.Tx, schema string, b *change.Batch,
+	evolve func([]*change.TableChanges) (t *Table, changed bool, err error),
+	write func(t *Table, tc *change.TableChanges) error) (map[string]*Table, error) {
+	order, groups := Group(b)
+	next := make(map[string]*Table)
+	current := make(map[string]*Table, len(order))
+	for _, name := range order {
+		t, changed, err := evolve(groups[name])
+		if err != nil {
+			return nil, fmt.Errorf("table %q: %w", name, err)
+		}
+		current[name] = t
+		if changed {
+			next[name] = t
+		}
+	}
+	for i := range b.Tables {
+		tc := &b.Tables[i]
+		if err := write(current[tc.Table.Name], tc); err != nil {
+			return nil, fmt.Errorf("table %q: %w", tc.Table.Name, err)
+		}
+	}
+	if b.State != nil {
+		if err := WriteState(ctx, tx, schema, b.State, b.SyncedAt); err != nil {
+			return nil, fmt.Errorf("write state: %w", err)
+		}
+	}
+	return next, nil
+}
+
+// CloseDB closes conn, then db (either may be nil), and joins their errors.
+func CloseDB(conn *sql.Conn, db *sql.DB) error {
+	var errs []error
+	if conn != nil {
+		if err := conn.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
+			errs = append(errs, err)
+		}
+	}
+	if db != nil {
+		if err := db.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -22,11 +21,8 @@ import (
 // state row is replaced (left as is when b.State is nil). If any step fails
 // nothing of the batch is kept. Apply must not be called concurrently.
 func (d *Destination) Apply(ctx context.Context, b *change.Batch) error {
-	if b == nil {
-		return errors.New("apply batch: nil batch")
-	}
-	if b.SyncedAt.IsZero() && layout.WritesRows(b) {
-		return errors.New("apply batch: SyncedAt is not set")
+	if err := layout.CheckBatch(b); err != nil {
+		return err
 	}
 	var next map[string]*layout.Table
 	err := layout.Transact(ctx, d.conn, d.log, func(tx *sql.Tx) error {
@@ -43,46 +39,25 @@ func (d *Destination) Apply(ctx context.Context, b *change.Batch) error {
 
 // apply runs the batch in tx and returns the tables whose metadata changed.
 func (d *Destination) apply(ctx context.Context, tx *sql.Tx, b *change.Batch) (map[string]*layout.Table, error) {
-	order, groups := layout.Group(b)
-	next := make(map[string]*layout.Table)
-	current := make(map[string]*layout.Table, len(order))
-	for _, name := range order {
-		t, changed, err := d.evolve(ctx, tx, groups[name])
-		if err != nil {
-			return nil, fmt.Errorf("table %q: %w", name, err)
-		}
-		current[name] = t
-		if changed {
-			next[name] = t
-		}
-	}
-
 	synced := b.SyncedAt.UTC().Truncate(time.Microsecond)
-	for i := range b.Tables {
-		tc := &b.Tables[i]
-		t := current[tc.Table.Name]
+	evolve := func(changes []*change.TableChanges) (*layout.Table, bool, error) { return d.evolve(ctx, tx, changes) }
+	return layout.ApplyBatch(ctx, tx, d.schema, b, evolve, func(t *layout.Table, tc *change.TableChanges) error {
 		if err := d.upsert(ctx, tx, t, tc.Upserts, synced); err != nil {
-			return nil, fmt.Errorf("table %q: upsert: %w", t.Source, err)
+			return fmt.Errorf("upsert: %w", err)
 		}
 		if err := d.delete(ctx, tx, t, tc.Deletes, synced); err != nil {
-			return nil, fmt.Errorf("table %q: delete: %w", t.Source, err)
+			return fmt.Errorf("delete: %w", err)
 		}
 		if tc.DeleteUnseenBefore != nil {
 			before := tc.DeleteUnseenBefore.UTC().Truncate(time.Microsecond)
 			n, err := d.deleteUnseen(ctx, tx, t, before, synced)
 			if err != nil {
-				return nil, fmt.Errorf("table %q: delete rows unseen since %s: %w", t.Source, before.Format(time.RFC3339Nano), err)
+				return fmt.Errorf("delete rows unseen since %s: %w", before.Format(time.RFC3339Nano), err)
 			}
 			d.log.Info("deleted rows unseen by the snapshot", "table", t.Source, "before", before, "rows", n)
 		}
-	}
-
-	if b.State != nil {
-		if err := layout.WriteState(ctx, tx, d.schema, b.State, b.SyncedAt); err != nil {
-			return nil, fmt.Errorf("write state: %w", err)
-		}
-	}
-	return next, nil
+		return nil
+	})
 }
 
 // evolve makes the destination table of a DynamoDB table able to hold every

@@ -125,27 +125,17 @@ func (d *Destination) Close() error {
 
 func (d *Destination) close() error {
 	var errs []error
-	if d.conn != nil {
-		// The server releases a session's locks when the session ends,
-		// which can be a moment after the client has gone: unlock first, so
-		// that the schema is free when Close returns.
-		if d.locked {
-			if _, err := d.conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock(hashtextextended($1, 0))", lockName(d.schema)); err != nil {
-				errs = append(errs, fmt.Errorf("unlock schema: %w", err))
-			}
-			d.locked = false
+	// The server releases a session's locks when the session ends, which
+	// can be a moment after the client has gone: unlock first, so that the
+	// schema is free when Close returns.
+	if d.conn != nil && d.locked {
+		if _, err := d.conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock(hashtextextended($1, 0))", lockName(d.schema)); err != nil {
+			errs = append(errs, fmt.Errorf("unlock schema: %w", err))
 		}
-		if err := d.conn.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
-			errs = append(errs, err)
-		}
-		d.conn = nil
+		d.locked = false
 	}
-	if d.db != nil {
-		if err := d.db.Close(); err != nil {
-			errs = append(errs, err)
-		}
-		d.db = nil
-	}
+	errs = append(errs, layout.CloseDB(d.conn, d.db))
+	d.conn, d.db = nil, nil
 	return errors.Join(errs...)
 }
 
