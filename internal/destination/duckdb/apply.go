@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,11 +137,7 @@ func (d *Destination) evolve(ctx context.Context, tx *sql.Tx, changes []*change.
 		return nil, false, err
 	}
 
-	changed := widened
-	for i := len(old); i < len(t.Cols); i++ {
-		changed = append(changed, i)
-	}
-	if err := layout.SaveColumns(ctx, tx, d.schema, t, changed); err != nil {
+	if err := layout.SaveAbsorbed(ctx, tx, d.schema, t, old, widened); err != nil {
 		return nil, false, err
 	}
 	return t, true, nil
@@ -149,26 +146,12 @@ func (d *Destination) evolve(ctx context.Context, tx *sql.Tx, changes []*change.
 // create creates the destination table for t, naming it after its source
 // with the first free suffix, and records its metadata.
 func (d *Destination) create(ctx context.Context, tx *sql.Tx, t *layout.Table) error {
-	rows, err := tx.QueryContext(ctx, "SELECT table_name FROM information_schema.tables"+
+	names, err := layout.QueryNames(ctx, tx, "SELECT table_name FROM information_schema.tables"+
 		" WHERE table_catalog = current_database() AND table_schema = ?", d.schema)
 	if err != nil {
 		return fmt.Errorf("list tables: %w", err)
 	}
-	taken := identifiers.Taken(reservedTables...)
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return fmt.Errorf("list tables: %w", err)
-		}
-		taken[fold(name)] = true
-	}
-	if err := rows.Close(); err != nil {
-		return fmt.Errorf("list tables: %w", err)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("list tables: %w", err)
-	}
+	taken := identifiers.Taken(append(names, reservedTables...)...)
 	t.Name = identifiers.Free(t.Source, taken)
 
 	stmt, err := createSQL(d.schema, t.Name, t.Cols)
@@ -300,28 +283,13 @@ func (d *Destination) rebuild(ctx context.Context, tx *sql.Tx, old []layout.Colu
 // renamed with the first free suffix, as a new attribute of that name would
 // be. It sets t.TTL.
 func (d *Destination) addTTLColumn(ctx context.Context, tx *sql.Tx, t *layout.Table) error {
-	rows, err := tx.QueryContext(ctx, "SELECT column_name FROM information_schema.columns"+
+	names, err := layout.QueryNames(ctx, tx, "SELECT column_name FROM information_schema.columns"+
 		" WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?", d.schema, t.Name)
 	if err != nil {
 		return fmt.Errorf("list columns: %w", err)
 	}
-	taken := identifiers.Taken(systemColumns...)
-	present := false
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return fmt.Errorf("list columns: %w", err)
-		}
-		taken[fold(name)] = true
-		present = present || fold(name) == fold(ttlColumn)
-	}
-	if err := rows.Close(); err != nil {
-		return fmt.Errorf("list columns: %w", err)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("list columns: %w", err)
-	}
+	taken := identifiers.Taken(append(names, systemColumns...)...)
+	present := slices.ContainsFunc(names, func(n string) bool { return fold(n) == fold(ttlColumn) })
 
 	name := ident(d.schema) + "." + ident(t.Name)
 	rename := -1

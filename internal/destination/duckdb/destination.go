@@ -98,24 +98,11 @@ func (d *Destination) init(ctx context.Context) error {
 	if _, err := d.conn.ExecContext(ctx, "SET GLOBAL checkpoint_threshold = '"+checkpointThreshold+"'"); err != nil {
 		return fmt.Errorf("configure: %w", err)
 	}
-	tx, err := d.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	for _, stmt := range layout.MetadataDDL(d.schema) {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("create metadata: %w", err)
-		}
-	}
-	tables, err := layout.LoadTables(ctx, tx, d.schema)
+	tables, err := layout.InitMetadata(ctx, d.conn, d.schema)
 	if err != nil {
 		return err
 	}
 	d.Load(tables)
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("create metadata: %w", err)
-	}
 	d.log.Debug("destination open", "path", d.path, "schema", d.schema, "tables", d.Len())
 	return nil
 }

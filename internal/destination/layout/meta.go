@@ -163,3 +163,54 @@ func WriteState(ctx context.Context, e Execer, schema string, state []byte, at t
 	_, err = e.ExecContext(ctx, "INSERT INTO "+name+" (id, state, updated_at) VALUES ($1, $2, $3)", StateID, string(state), at.UTC())
 	return err
 }
+
+// InitMetadata creates the schema and the metadata tables when missing and
+// loads the metadata, in one transaction on conn.
+func InitMetadata(ctx context.Context, conn *sql.Conn, schema string) (map[string]*Table, error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	for _, stmt := range MetadataDDL(schema) {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return nil, fmt.Errorf("create metadata: %w", err)
+		}
+	}
+	tables, err := LoadTables(ctx, tx, schema)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("create metadata: %w", err)
+	}
+	return tables, nil
+}
+
+// SaveAbsorbed records the columns Absorb changed in t: those at indexes
+// widened and those it added after the len(old) columns t had.
+func SaveAbsorbed(ctx context.Context, e Execer, schema string, t *Table, old []Column, widened []int) error {
+	changed := append([]int(nil), widened...)
+	for i := len(old); i < len(t.Cols); i++ {
+		changed = append(changed, i)
+	}
+	return SaveColumns(ctx, e, schema, t, changed)
+}
+
+// QueryNames runs a query returning one text column and returns its values.
+func QueryNames(ctx context.Context, q Queryer, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		names = append(names, name)
+	}
+	return names, rows.Err()
+}

@@ -86,11 +86,7 @@ func (d *Destination) evolve(ctx context.Context, tx *sql.Tx, changes []*change.
 	if err := d.alter(ctx, tx, old, t, widened); err != nil {
 		return nil, false, err
 	}
-	changed := widened
-	for i := len(old); i < len(t.Cols); i++ {
-		changed = append(changed, i)
-	}
-	if err := layout.SaveColumns(ctx, tx, d.schema, t, changed); err != nil {
+	if err := layout.SaveAbsorbed(ctx, tx, d.schema, t, old, widened); err != nil {
 		return nil, false, err
 	}
 	return t, true, nil
@@ -101,27 +97,13 @@ func (d *Destination) evolve(ctx context.Context, tx *sql.Tx, changes []*change.
 func (d *Destination) create(ctx context.Context, tx *sql.Tx, t *layout.Table) error {
 	// Tables share their names with the schema's other relations and with
 	// the composite type of each table.
-	rows, err := tx.QueryContext(ctx, "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"+
+	names, err := layout.QueryNames(ctx, tx, "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"+
 		" WHERE n.nspname = $1 UNION SELECT y.typname FROM pg_type y JOIN pg_namespace n ON n.oid = y.typnamespace"+
 		" WHERE n.nspname = $1 AND y.typcategory <> 'A'", d.schema)
 	if err != nil {
 		return fmt.Errorf("list tables: %w", err)
 	}
-	taken := identifiers.Taken(reservedTables...)
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return fmt.Errorf("list tables: %w", err)
-		}
-		taken[name] = true
-	}
-	if err := rows.Close(); err != nil {
-		return fmt.Errorf("list tables: %w", err)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("list tables: %w", err)
-	}
+	taken := identifiers.Taken(append(names, reservedTables...)...)
 	t.Name = identifiers.Free(t.Source, taken)
 
 	var b strings.Builder

@@ -87,17 +87,7 @@ func (d *Destination) init(ctx context.Context) error {
 		return fmt.Errorf("schema %q is in use by another process", d.schema)
 	}
 	d.locked = true
-	tx, err := d.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	for _, stmt := range layout.MetadataDDL(d.schema) {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("create metadata: %w", err)
-		}
-	}
-	tables, err := layout.LoadTables(ctx, tx, d.schema)
+	tables, err := layout.InitMetadata(ctx, d.conn, d.schema)
 	if err != nil {
 		return err
 	}
@@ -105,9 +95,6 @@ func (d *Destination) init(ctx context.Context) error {
 		t.TTL = true // every table this destination creates has the column
 	}
 	d.Load(tables)
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("create metadata: %w", err)
-	}
 	d.log.Debug("destination open", "database", d.where, "schema", d.schema, "tables", d.Len())
 	return nil
 }
