@@ -365,7 +365,7 @@ func (e *Engine) run(ctx context.Context, st *state.State, runs []*tableRun) ([]
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	maxReq := max(e.MaxRequests, 1)
-	q := &queue{ch: make(chan msg, maxReq)}
+	q := &queue{ch: make(chan msg, min(maxReq, queuedPages))}
 	scanner := &source.Scanner{
 		Client:         e.Client,
 		Requests:       semaphore.NewWeighted(int64(maxReq)),
@@ -586,6 +586,12 @@ func (e *Engine) recordStream(ctx context.Context, r *tableRun) (*state.Stream, 
 	}
 	return s, nil
 }
+
+// queuedPages is the most pages (or stream batches) the queue holds: with
+// the pages of requests in flight (at most MaxRequests) and the batch the
+// writer applies, it bounds the items in memory. A short queue is enough to
+// keep the writer busy; a longer one only adds memory.
+const queuedPages = 4
 
 // queue carries work to the writer.
 type queue struct{ ch chan msg }

@@ -21,6 +21,9 @@ import (
 // b.State is nil). If any step fails nothing of the batch is kept. Apply must
 // not be called concurrently.
 //
+// A batch that fails for want of memory is applied again with DuckDB's
+// memory limit doubled (see startMemoryLimit and raiseMemoryLimit).
+//
 // Upserts into a table are first written as plain inserts, much faster than
 // replacing rows in a large table; if a key already exists the batch is
 // rolled back and applied again replacing rows, as are the table's later
@@ -31,6 +34,16 @@ func (d *Destination) Apply(ctx context.Context, b *change.Batch) error {
 	}
 	for {
 		err := d.applyOnce(ctx, b)
+		if outOfMemory(err) {
+			raised, rerr := d.raiseMemoryLimit(ctx, err)
+			if rerr != nil {
+				return errors.Join(err, rerr)
+			}
+			if raised {
+				continue
+			}
+			return err
+		}
 		var c *conflictError
 		if !errors.As(err, &c) || d.replace[c.table] {
 			return err

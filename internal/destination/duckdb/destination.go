@@ -17,9 +17,22 @@ import (
 )
 
 // checkpointThreshold is the size of the write-ahead log that triggers a
-// checkpoint. Larger means faster bulk loads but a longer replay when the
-// file is opened after a crash.
+// checkpoint. Larger means fewer checkpoints in a bulk load (each costs time
+// proportional to the table and its index, not to the changes) but a larger
+// checkpoint at the end and a longer replay when the file is opened after a
+// crash.
 const checkpointThreshold = "1GB"
+
+// DuckDB's memory_limit: the destination starts at startMemoryLimit, so
+// that a sync's memory stays flat however large its tables, and doubles the
+// limit, up to maxMemoryLimit, whenever a batch fails for want of memory
+// (DuckDB keeps a table's primary-key index in memory, some 50 bytes a
+// row), applying the batch again. Bulk data beyond the limit is spilled to
+// the database's temporary directory.
+const (
+	startMemoryLimit int64 = 64 << 20
+	maxMemoryLimit   int64 = 256 << 30
+)
 
 // Destination writes change batches to a DuckDB database file.
 type Destination struct {
@@ -32,6 +45,9 @@ type Destination struct {
 	conn *sql.Conn // the one connection every statement runs on
 
 	layout.Catalog // the tables, as committed
+
+	// memoryLimit is DuckDB's memory_limit, in bytes.
+	memoryLimit int64
 
 	// replace holds the DynamoDB tables whose upserts replace rows rather
 	// than insert them, having met keys already present.
@@ -68,25 +84,35 @@ func Open(ctx context.Context, path, schema string, log *slog.Logger) (*Destinat
 		return nil, fmt.Errorf("destination %s is in use by another destination of this process", path)
 	}
 
-	connector, err := duckdb.NewConnector(abs, nil)
-	if err != nil {
-		if strings.Contains(err.Error(), "Could not set lock on file") {
-			return nil, fmt.Errorf("destination %s is in use by another process: %w", path, err)
-		}
-		return nil, fmt.Errorf("open destination %s: %w", path, err)
-	}
-	d := &Destination{path: path, abs: abs, schema: schema, log: log, db: sql.OpenDB(connector),
-		replace: make(map[string]bool)}
-	if err := d.init(ctx); err != nil {
-		_ = d.close()
-		return nil, fmt.Errorf("open destination %s: %w", path, err)
+	d := &Destination{path: path, abs: abs, schema: schema, log: log, replace: make(map[string]bool)}
+	if err := d.connect(ctx, startMemoryLimit); err != nil {
+		return nil, err
 	}
 	open.paths[abs] = true
 	return d, nil
 }
 
-// init takes the connection, creates the metadata tables and loads them.
-func (d *Destination) init(ctx context.Context) error {
+// connect opens the database file with DuckDB's memory_limit at
+// memoryLimit bytes, creates the metadata tables and loads them.
+func (d *Destination) connect(ctx context.Context, memoryLimit int64) error {
+	connector, err := duckdb.NewConnector(d.abs, nil)
+	if err != nil {
+		if strings.Contains(err.Error(), "Could not set lock on file") {
+			return fmt.Errorf("destination %s is in use by another process: %w", d.path, err)
+		}
+		return fmt.Errorf("open destination %s: %w", d.path, err)
+	}
+	d.db = sql.OpenDB(connector)
+	if err := d.init(ctx, memoryLimit); err != nil {
+		_ = d.close()
+		return fmt.Errorf("open destination %s: %w", d.path, err)
+	}
+	return nil
+}
+
+// init takes the connection, configures DuckDB, creates the metadata
+// tables and loads them.
+func (d *Destination) init(ctx context.Context, memoryLimit int64) error {
 	var err error
 	if d.conn, err = d.db.Conn(ctx); err != nil {
 		return fmt.Errorf("connect: %w", err)
@@ -98,6 +124,10 @@ func (d *Destination) init(ctx context.Context) error {
 	if _, err := d.conn.ExecContext(ctx, "SET GLOBAL checkpoint_threshold = '"+checkpointThreshold+"'"); err != nil {
 		return fmt.Errorf("configure: %w", err)
 	}
+	if _, err := d.conn.ExecContext(ctx, fmt.Sprintf("SET GLOBAL memory_limit = '%dMiB'", memoryLimit>>20)); err != nil {
+		return fmt.Errorf("configure: memory_limit: %w", err)
+	}
+	d.memoryLimit = memoryLimit
 	tables, err := layout.InitMetadata(ctx, d.conn, d.schema)
 	if err != nil {
 		return err
@@ -105,6 +135,52 @@ func (d *Destination) init(ctx context.Context) error {
 	d.Load(tables)
 	d.log.Debug("destination open", "path", d.path, "schema", d.schema, "tables", d.Len())
 	return nil
+}
+
+// raiseMemoryLimit doubles DuckDB's memory_limit after err, an
+// out-of-memory failure of a batch, and reports whether it did: not beyond
+// maxMemoryLimit. It closes and opens the database again: a batch that
+// failed for want of memory can leave DuckDB's in-memory index holding keys
+// of the rolled-back rows, while the file and its write-ahead log hold
+// only what was committed. When opening fails, that error is returned and
+// the destination is closed.
+func (d *Destination) raiseMemoryLimit(ctx context.Context, err error) (bool, error) {
+	next := d.memoryLimit * 2
+	if next > maxMemoryLimit {
+		return false, nil
+	}
+	d.log.Info("DuckDB ran out of memory: opening the database again with a larger memory limit",
+		"limit_mib", next>>20, "reason", err.Error())
+	if cerr := d.close(); cerr != nil {
+		d.log.Warn("closing the database", "err", cerr)
+	}
+	if cerr := d.connect(ctx, next); cerr != nil {
+		open.Lock()
+		delete(open.paths, d.abs)
+		open.Unlock()
+		return false, cerr
+	}
+	return true, nil
+}
+
+// outOfMemory reports whether err is DuckDB failing to allocate memory
+// within its memory_limit: an out-of-memory error, or, when it happens in
+// an appender or a commit, another error saying so.
+func outOfMemory(err error) bool {
+	if err == nil {
+		return false
+	}
+	var de *duckdb.Error
+	if errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory {
+		return true
+	}
+	msg := err.Error()
+	for _, m := range []string{"Out of Memory Error", "could not allocate", "failed to allocate", "failed to pin"} {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // Close releases the database file. Closing again does nothing.
