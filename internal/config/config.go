@@ -138,7 +138,7 @@ func Default() Config {
 		SessionDurationSeconds: 3600,
 		TotalSegments:          0,
 		ConsistentRead:         false,
-		MaxParallelRequests:    16,
+		MaxParallelRequests:    8,
 		MaxParallelTables:      4,
 		ReadCapacityPercent:    50,
 		MaxReadUnitsPerSecond:  0,

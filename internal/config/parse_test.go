@@ -196,7 +196,7 @@ func TestParseDefaults(t *testing.T) {
 		SessionDurationSeconds: 3600,
 		TotalSegments:          0,
 		ConsistentRead:         false,
-		MaxParallelRequests:    16,
+		MaxParallelRequests:    8,
 		MaxParallelTables:      4,
 		ReadCapacityPercent:    50,
 		MaxReadUnitsPerSecond:  0,

@@ -538,7 +538,7 @@ func TestParseConfiguration(t *testing.T) {
 	}{
 		{name: "region only", in: map[string]string{"REGION": "eu-west-1"},
 			check: func(t *testing.T, c *config.Config) {
-				if c.Region != "eu-west-1" || c.MaxParallelRequests != 16 || c.RoleSessionName != "dynamosync" {
+				if c.Region != "eu-west-1" || c.MaxParallelRequests != 8 || c.RoleSessionName != "dynamosync" {
 					t.Errorf("got %+v", c)
 				}
 			}},
@@ -547,7 +547,7 @@ func TestParseConfiguration(t *testing.T) {
 			"AWS_SECRET_ACCESS_KEY": "", "TOTAL_SEGMENTS": "", "CONSISTENT_READ": " ",
 			"MAX_PARALLEL_REQUESTS": "\t", "SESSION_DURATION_SECONDS": "", "TABLES": ""},
 			check: func(t *testing.T, c *config.Config) {
-				if c.RoleARN != "" || c.TotalSegments != 0 || c.MaxParallelRequests != 16 ||
+				if c.RoleARN != "" || c.TotalSegments != 0 || c.MaxParallelRequests != 8 ||
 					c.SessionDurationSeconds != 3600 || c.Tables != nil || c.ConsistentRead {
 					t.Errorf("got %+v", c)
 				}

@@ -133,10 +133,15 @@ func (s *Scanner) Segment(ctx context.Context, table string, segment, total int,
 }
 
 // Segments is the default number of scan segments for a table of the given
-// size: one per 32 MiB, at least 1 and at most 1000. A table under 32 MiB is
-// scanned in one segment; a 1 GiB table in 32.
+// size: one per 8 MiB, at least 1 and at most 1000. A table under 8 MiB is
+// scanned in one segment, a 1 GiB table in 128, one of 8 GiB or more in
+// 1000. Segments cost nothing but their last, partial page: how many
+// requests run at once is bounded separately (MAX_PARALLEL_REQUESTS), and
+// smaller segments make finer checkpoints and spread a table's pages over
+// more of its partitions (BENCHMARKS.md measures scan throughput by
+// segment count).
 func Segments(sizeBytes int64) int {
-	const per = 32 << 20
+	const per = 8 << 20
 	n := (sizeBytes + per - 1) / per
 	return int(min(max(n, 1), 1000))
 }

@@ -230,7 +230,7 @@ func TestSegmentsForSize(t *testing.T) {
 		size int64
 		want int
 	}{
-		{0, 1}, {1, 1}, {32 << 20, 1}, {32<<20 + 1, 2}, {1 << 30, 32}, {1 << 40, 1000},
+		{0, 1}, {1, 1}, {8 << 20, 1}, {8<<20 + 1, 2}, {100 << 20, 13}, {1 << 30, 128}, {8 << 30, 1000}, {1 << 40, 1000},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.size), func(t *testing.T) {
