@@ -22,7 +22,7 @@ import (
 
 const backlogTable = "bench_cdc"
 
-// backlogResult is part 2.
+// backlogResult is part 3.
 type backlogResult struct {
 	Items   int // items before the changes
 	Changes int

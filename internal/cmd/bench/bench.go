@@ -61,14 +61,15 @@ func newBench(ctx context.Context, o *options, log *slog.Logger, name, endpoint 
 }
 
 // writeConfig writes the configuration of a sync of one table from b's
-// endpoint into dest and returns its path (work/name.json).
+// endpoint into dest, with -segments scan segments, and returns its path
+// (work/name.json).
 func (b *bench) writeConfig(name, table, dest string) (string, error) {
-	return b.writeSchemaConfig(name, table, dest, "")
+	return b.writeSchemaConfig(name, table, dest, "", b.opts.segments)
 }
 
 // writeSchemaConfig is writeConfig with SCHEMA set to schema ("": the
-// default).
-func (b *bench) writeSchemaConfig(name, table, dest, schema string) (string, error) {
+// default) and TOTAL_SEGMENTS to segments (0: dynamosync chooses).
+func (b *bench) writeSchemaConfig(name, table, dest, schema string, segments int) (string, error) {
 	o := b.opts
 	cfg := map[string]string{
 		"AWS_ACCESS_KEY_ID":     benchKeyID,
@@ -76,7 +77,7 @@ func (b *bench) writeSchemaConfig(name, table, dest, schema string) (string, err
 		"REGION":                o.region,
 		"ENDPOINT_URL":          b.endpoint,
 		"TABLES":                table,
-		"TOTAL_SEGMENTS":        strconv.Itoa(o.segments),
+		"TOTAL_SEGMENTS":        strconv.Itoa(segments),
 		"DESTINATION":           dest,
 	}
 	if schema != "" {
@@ -100,10 +101,14 @@ type syncRun struct {
 
 // summaryRow is one table's row of the summary `dynamosync sync` prints.
 type summaryRow struct {
-	Items, Upserts, Deletes int64
-	Seconds                 float64
-	ReadUnits               float64
-	Status                  string
+	Items int64
+	// Segments is the scan segments of the table's snapshot; 0 when the
+	// sync took no snapshot of it ("-").
+	Segments         int
+	Upserts, Deletes int64
+	Seconds          float64
+	ReadUnits        float64
+	Status           string
 }
 
 // Changes is the stream changes the row counts.
@@ -162,6 +167,9 @@ func parseSummary(out, table string) (summaryRow, error) {
 			return v
 		}
 		row.Items = parseInt(f[1])
+		if f[2] != "-" {
+			row.Segments = int(parseInt(f[2]))
+		}
 		row.Upserts = parseInt(f[3])
 		row.Deletes = parseInt(f[4])
 		row.Seconds = parseFloat(f[6])

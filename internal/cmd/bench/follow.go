@@ -43,7 +43,7 @@ const (
 	settleTimeout = time.Minute
 )
 
-// followResult is part 3.
+// followResult is part 4.
 type followResult struct {
 	Rate         int
 	Written      int

@@ -4,7 +4,11 @@
 //
 //   - snapshot: `dynamosync sync` of a bulk table into DuckDB (and into
 //     PostgreSQL) against a bare parallel Scan of the same table with the
-//     same segment count;
+//     same segment count, then the bare Scan alone with each segment count
+//     of -sweep;
+//   - snapshot at scale: one sync of a table of -large-items items with the
+//     segment count dynamosync chooses by itself, against a bare Scan with
+//     that count, and its peak memory against the snapshot's;
 //   - change capture from a backlog: `dynamosync sync` applying a stream
 //     backlog against a bare read of the same stream records;
 //   - follow mode: the time from a PutItem to the commit of its row, with
@@ -28,6 +32,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -47,6 +52,12 @@ type options struct {
 	changes        int
 	cdcItems       int
 	workers        int
+	// sweep is the segment counts of the bare Scans after the snapshot
+	// rounds; nil skips them.
+	sweep []int
+	// largeItems is the size of the table of the snapshot at scale; 0
+	// skips that part.
+	largeItems int
 
 	followRate     int
 	followDuration time.Duration
@@ -90,6 +101,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.changes, "changes", 100000, "changes written to the stream backlog")
 	fs.IntVar(&o.cdcItems, "cdc-items", 0, "items in the change-capture table before the changes (0: half of -changes)")
 	fs.IntVar(&o.workers, "workers", 8, "concurrent BatchWriteItem requests when loading and writing changes")
+	sweep := fs.String("sweep", "1,4,16,64", "comma-separated segment counts of the bare Scans of the snapshot table after its rounds (empty: none)")
+	fs.IntVar(&o.largeItems, "large-items", 1000000, "items in the table of the snapshot at scale (0: that part is skipped)")
 	fs.IntVar(&o.followRate, "follow-rate", 100, "items written per second while following")
 	fs.DurationVar(&o.followDuration, "follow-duration", 30*time.Second, "how long items are written while following")
 	fs.DurationVar(&o.followFlush, "follow-commit-interval", 200*time.Millisecond, "the engine's FlushInterval while following")
@@ -109,10 +122,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	case o.items < 1 || o.itemBytes < 100 || o.segments < 1 || o.rounds < 1 || o.workers < 1:
 		return nil, errors.New("-items, -segments, -rounds and -workers must be positive and -item-bytes at least 100")
+	case o.largeItems < 0:
+		return nil, errors.New("-large-items must not be negative")
 	case o.changes < 10:
 		return nil, errors.New("-changes must be at least 10")
 	case o.followRate < 1 || o.followDuration <= 0:
 		return nil, errors.New("-follow-rate and -follow-duration must be positive")
+	}
+	var err error
+	if o.sweep, err = parseSegmentList(*sweep); err != nil {
+		return nil, fmt.Errorf("-sweep: %w", err)
 	}
 	if o.followEndpoint == "" {
 		o.followEndpoint = o.endpoint
@@ -124,6 +143,42 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-cdc-items must be at least %d for %d changes (the deletes remove existing items)", least, o.changes)
 	}
 	return o, nil
+}
+
+// maxScanSegments is the most TotalSegments a Scan accepts.
+const maxScanSegments = 1000000
+
+// parseSegmentList parses a comma-separated list of distinct segment
+// counts, e.g. "1,2,4"; "" is none.
+func parseSegmentList(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var list []int
+	seen := map[int]bool{}
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("%q is not a segment count", strings.TrimSpace(f))
+		case n < 1 || n > maxScanSegments:
+			return nil, fmt.Errorf("segment count %d is not between 1 and %d", n, maxScanSegments)
+		case seen[n]:
+			return nil, fmt.Errorf("segment count %d is listed twice", n)
+		}
+		seen[n] = true
+		list = append(list, n)
+	}
+	return list, nil
+}
+
+// segmentList formats segment counts the way -sweep takes them.
+func segmentList(list []int) string {
+	f := make([]string, len(list))
+	for i, n := range list {
+		f[i] = strconv.Itoa(n)
+	}
+	return strings.Join(f, ",")
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -159,15 +214,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rep := &report{opts: o, started: time.Now(), machine: describeMachine()}
 
 	// Each part deletes its table when it is done.
-	log.Info("1 of 3: snapshot", "items", o.items, "item_bytes", o.itemBytes, "segments", o.segments)
+	log.Info("1 of 4: snapshot", "items", o.items, "item_bytes", o.itemBytes, "segments", o.segments, "sweep", segmentList(o.sweep))
 	if rep.snapshot, err = b.snapshot(ctx); err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
-	log.Info("2 of 3: change capture from a backlog", "items", o.cdcItems, "changes", o.changes)
+	if o.largeItems > 0 {
+		log.Info("2 of 4: snapshot at scale", "items", o.largeItems, "item_bytes", o.itemBytes)
+		if rep.large, err = b.large(ctx); err != nil {
+			return fmt.Errorf("snapshot at scale: %w", err)
+		}
+	} else {
+		log.Info("2 of 4: snapshot at scale skipped (-large-items 0)")
+	}
+	log.Info("3 of 4: change capture from a backlog", "items", o.cdcItems, "changes", o.changes)
 	if rep.backlog, err = b.backlog(ctx); err != nil {
 		return fmt.Errorf("change capture from a backlog: %w", err)
 	}
-	log.Info("3 of 3: follow-mode lag", "rate", o.followRate, "duration", o.followDuration.String(), "endpoint", o.followEndpoint)
+	log.Info("4 of 4: follow-mode lag", "rate", o.followRate, "duration", o.followDuration.String(), "endpoint", o.followEndpoint)
 	if rep.follow, err = fb.follow(ctx); err != nil {
 		return fmt.Errorf("follow-mode lag: %w", err)
 	}

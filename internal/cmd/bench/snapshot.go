@@ -26,10 +26,41 @@ type snapshotResult struct {
 	// the table consumes: TableBytes / 4 KB × 0.5.
 	MinUnits float64
 	Load     time.Duration
+	// Requests is the bound's MAX_PARALLEL_REQUESTS: the most Scan
+	// requests in flight, whatever the segment count.
+	Requests int
 	// Postgres is the version of the PostgreSQL server (the first two words
 	// of version()) the rounds also synced into; "": not measured.
 	Postgres string
 	Rounds   []snapshotRound
+	// Sweep is the bare Scans after the rounds, one for each segment count
+	// of -sweep, in its order.
+	Sweep []sweepScan
+}
+
+// sweepScan is one bare Scan of the segment sweep.
+type sweepScan struct {
+	Segments int
+	Scan     scanResult
+}
+
+// BoundRate is the mean of the rounds' bound rates, items/s.
+func (s *snapshotResult) BoundRate() float64 {
+	var sum float64
+	for _, rd := range s.Rounds {
+		sum += rate(rd.Bound.Items, rd.Bound.Duration)
+	}
+	return sum / float64(max(len(s.Rounds), 1))
+}
+
+// MaxRSS is the largest peak resident memory of the rounds' DuckDB syncs,
+// bytes.
+func (s *snapshotResult) MaxRSS() int64 {
+	var m int64
+	for _, rd := range s.Rounds {
+		m = max(m, rd.Sync.MaxRSS)
+	}
+	return m
 }
 
 type snapshotRound struct {
@@ -52,7 +83,7 @@ type scanResult struct {
 
 func (b *bench) snapshot(ctx context.Context) (*snapshotResult, error) {
 	o := b.opts
-	res := &snapshotResult{Items: o.items}
+	res := &snapshotResult{Items: o.items, Requests: b.cfg.MaxParallelRequests}
 	if o.postgres != "" {
 		// Before the load, so that a server that does not answer stops
 		// the benchmark at once.
@@ -68,10 +99,8 @@ func (b *bench) snapshot(ctx context.Context) (*snapshotResult, error) {
 	}
 	res.Load = time.Since(start)
 	b.log.Info("table loaded", "table", snapshotTable, "items", o.items, "seconds", res.Load.Seconds())
-	for i := range o.items {
-		res.TableBytes += int64(fixture.ItemSize(fixture.BulkItem(i, o.itemBytes)))
-	}
-	res.MinUnits = math.Ceil(float64(res.TableBytes)/4096) * 0.5
+	res.TableBytes = bulkBytes(o.items, o.itemBytes)
+	res.MinUnits = leastUnits(res.TableBytes)
 	// One scan that is not measured, so that the first round does not pay
 	// for DynamoDB Local settling after the load.
 	if _, err := b.bareScan(ctx, snapshotTable, o.segments); err != nil {
@@ -120,7 +149,35 @@ func (b *bench) snapshot(ctx context.Context) (*snapshotResult, error) {
 		}
 		res.Rounds = append(res.Rounds, r)
 	}
+
+	for _, n := range o.sweep {
+		scan, err := b.bareScan(ctx, snapshotTable, n)
+		if err != nil {
+			return nil, fmt.Errorf("bare scan of %d segments: %w", n, err)
+		}
+		if scan.Items != int64(o.items) {
+			return nil, fmt.Errorf("bare scan of %d segments read %d items, want %d", n, scan.Items, o.items)
+		}
+		b.log.Info("segment sweep", "segments", n, "items_per_s", rate(scan.Items, scan.Duration))
+		res.Sweep = append(res.Sweep, sweepScan{Segments: n, Scan: scan})
+	}
 	return res, b.deleteTable(ctx, snapshotTable)
+}
+
+// bulkBytes is the size of the first n bulk items of itemBytes, the way
+// DynamoDB counts it.
+func bulkBytes(n, itemBytes int) int64 {
+	var sum int64
+	for i := range n {
+		sum += int64(fixture.ItemSize(fixture.BulkItem(i, itemBytes)))
+	}
+	return sum
+}
+
+// leastUnits is the least read capacity an eventually consistent scan of
+// a table of tableBytes consumes: tableBytes / 4 KB × 0.5.
+func leastUnits(tableBytes int64) float64 {
+	return math.Ceil(float64(tableBytes)/4096) * 0.5
 }
 
 // snapshotPostgres runs the round's `dynamosync sync` of the snapshot table
@@ -139,7 +196,7 @@ func (b *bench) snapshotPostgres(ctx context.Context, round int) (run syncRun, l
 		}
 	}()
 	name := fmt.Sprintf("snapshot-%d-postgres", round)
-	cfg, err := b.writeSchemaConfig(name, snapshotTable, o.postgres, schema)
+	cfg, err := b.writeSchemaConfig(name, snapshotTable, o.postgres, schema, o.segments)
 	if err != nil {
 		return syncRun{}, 0, 0, err
 	}
