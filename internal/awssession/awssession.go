@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -262,18 +263,31 @@ var throttlingCodes = map[string]struct{}{
 //
 // Throttling errors (ProvisionedThroughputExceededException,
 // ThrottlingException, RequestLimitExceeded) are retried along with the
-// SDK's other transient errors (5xx, connection errors, timeouts). There is
-// no client-side retry quota, so a long stretch of throttling slows a sync
-// down instead of failing it with "retry quota exceeded".
+// SDK's other transient errors (5xx, connection errors, timeouts) and
+// answers cut short (see retryTruncated). There is no client-side retry
+// quota, so a long stretch of throttling slows a sync down instead of
+// failing it with "retry quota exceeded".
 func newRetryer() aws.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = MaxAttempts
 		o.MaxBackoff = MaxBackoff
 		o.RateLimiter = ratelimit.None
-		o.Retryables = append(o.Retryables, retry.RetryableErrorCode{Codes: throttlingCodes})
+		o.Retryables = append(o.Retryables, retry.RetryableErrorCode{Codes: throttlingCodes}, retryTruncated)
 		o.Throttles = append(o.Throttles, retry.ThrottleErrorCode{Codes: throttlingCodes})
 	})
 }
+
+// retryTruncated retries an attempt whose answer ended before its
+// Content-Length said: the connection closed while the body was read. The
+// SDK reports that as a DeserializationError wrapping io.ErrUnexpectedEOF
+// and does not retry it by itself. Every request of a sync is a read, so
+// sending it again is safe.
+var retryTruncated = retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return aws.TrueTernary
+	}
+	return aws.UnknownTernary
+})
 
 // newHTTPClient returns the HTTP client of every AWS client: it keeps a
 // connection per permitted parallel request, plus headroom, open to each

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -454,6 +455,12 @@ func TestRetryer(t *testing.T) {
 			}
 		})
 	}
+	t.Run("truncated answer", func(t *testing.T) {
+		err := &smithy.DeserializationError{Err: fmt.Errorf("failed to decode response body, %w", io.ErrUnexpectedEOF)}
+		if !r.IsErrorRetryable(&smithy.OperationError{ServiceID: "DynamoDB", OperationName: "Scan", Err: err}) {
+			t.Errorf("an answer cut short is not retried")
+		}
+	})
 	t.Run("no retry quota", func(t *testing.T) {
 		// The SDK's default quota (500 tokens, 5 per throttled retry) would
 		// refuse retries after 100 throttles.

@@ -9,15 +9,18 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Request is one request that went through a Proxy.
@@ -33,46 +36,115 @@ type Request struct {
 	// sorted names of the tables it touches joined by ",".
 	TableName string
 	// Status is the HTTP status of the answer, 0 when the connection was
-	// reset without one and 502 when the target could not be reached.
+	// reset without one and 502 when the target could not be reached. A
+	// truncated answer has the status of the target's answer.
 	Status int
-	// Injected is true when a rule answered instead of the target.
+	// Injected is true when the request got a fault: a rule answered
+	// instead of the target, or delayed or truncated the target's answer.
 	Injected bool
+	// Fault is the fault the request got; "" when it got none.
+	Fault FaultKind
+}
+
+// FaultKind names a fault the proxy injects.
+type FaultKind string
+
+// Faults the proxy injects.
+const (
+	// FaultAccessDenied: the service's access-denied error (Deny).
+	FaultAccessDenied FaultKind = "AccessDenied"
+	// FaultThroughputExceeded: HTTP 400
+	// ProvisionedThroughputExceededException (STS: Throttling).
+	FaultThroughputExceeded FaultKind = "ProvisionedThroughputExceeded"
+	// FaultThrottling: HTTP 400 ThrottlingException (STS: Throttling).
+	FaultThrottling FaultKind = "Throttling"
+	// FaultStatus500 and FaultStatus503: HTTP 500 InternalServerError and
+	// HTTP 503 ServiceUnavailableException. FailStatus with another status
+	// records "Status" followed by that status.
+	FaultStatus500 FaultKind = "Status500"
+	FaultStatus503 FaultKind = "Status503"
+	// FaultReset: the connection is reset (TCP RST) without an answer.
+	FaultReset FaultKind = "Reset"
+	// FaultSlow: the target's answer, sent after a delay.
+	FaultSlow FaultKind = "Slow"
+	// FaultTruncated: the target's status and headers, with the
+	// Content-Length of its whole body, then only the first half of the
+	// body, and the connection closed.
+	FaultTruncated FaultKind = "Truncated"
+)
+
+// RandomFaultKinds are the faults Random injects unless told otherwise:
+// every kind but FaultAccessDenied.
+var RandomFaultKinds = []FaultKind{
+	FaultThroughputExceeded, FaultThrottling, FaultStatus500, FaultStatus503,
+	FaultReset, FaultSlow, FaultTruncated,
+}
+
+// EnvFaultSeed, when set to an unsigned integer, is the seed of Random
+// faults whose RandomFaults.Seed is 0, to repeat a logged run.
+const EnvFaultSeed = "DYNAMOSYNC_FAULT_SEED"
+
+// Default delays of FaultSlow answers injected by Random.
+const (
+	DefaultSlowMin = 200 * time.Millisecond
+	DefaultSlowMax = 2 * time.Second
+)
+
+// RandomFaults says which requests Random faults and how.
+type RandomFaults struct {
+	// Rate is the share of matching requests (0 to 1) that get a fault.
+	Rate float64
+	// Seed seeds the random choices. 0: the value of EnvFaultSeed when
+	// set, otherwise a seed taken from the clock. Random logs the seed.
+	Seed uint64
+	// Kinds are the faults to choose from, each equally likely; empty:
+	// RandomFaultKinds.
+	Kinds []FaultKind
+	// Ops are the operations faulted; empty: every operation.
+	Ops []string
+	// SlowMin and SlowMax bound the delay of FaultSlow answers, chosen
+	// uniformly between them; zero: DefaultSlowMin and DefaultSlowMax.
+	SlowMin, SlowMax time.Duration
 }
 
 // Proxy is an HTTP server on 127.0.0.1 that forwards requests to a real
-// service, records them, and answers some of them with faults instead, as
-// the rules added with Deny, Throttle, FailStatus and Reset say. It is safe
-// for concurrent use; rules may be added and cleared while requests flow.
+// service, records them, and gives some of them faults instead, as the
+// rules added with Deny, Throttle, Throttling, FailStatus, Reset, Slow and
+// Truncate say, or at random (Random). It is safe for concurrent use; rules
+// may be added and cleared while requests flow.
 type Proxy struct {
 	// URL is the proxy's base URL, e.g. "http://127.0.0.1:41234".
 	URL string
 
+	t         testing.TB
 	target    *url.URL
 	server    *httptest.Server
 	transport *http.Transport
 
 	mu       sync.Mutex
 	rules    []*rule
+	random   *randomFaults
 	requests []Request
 	ttl      bool
 }
 
-type faultKind int
-
-const (
-	faultDeny faultKind = iota
-	faultThrottle
-	faultStatus
-	faultReset
-)
-
 type rule struct {
-	kind   faultKind
+	kind   FaultKind
 	op     string // "" or "*": any operation
 	table  string // "" or "*": any table (Deny only)
 	every  int
-	status int
+	status int           // the status of a Status fault
+	delay  time.Duration // the delay of a Slow fault
 	seen   int
+}
+
+// randomFaults is the state of Random.
+type randomFaults struct {
+	rate             float64
+	kinds            []FaultKind
+	ops              map[string]bool // nil: any operation
+	slowMin, slowMax time.Duration
+	rng              *mrand.Rand
 }
 
 func (r *rule) matches(op string, tables []string) bool {
@@ -99,6 +171,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 		t.Fatalf("testenv: proxy target %q is not a base URL (err: %v)", target, err)
 	}
 	p := &Proxy{
+		t:      t,
 		target: u,
 		transport: &http.Transport{
 			Proxy:               nil,
@@ -120,33 +193,133 @@ func NewProxy(t testing.TB, target string) *Proxy {
 // access-denied error (DynamoDB: HTTP 400 AccessDeniedException; STS: HTTP
 // 403 AccessDenied). An empty or "*" op or table matches any.
 func (p *Proxy) Deny(op, table string) {
-	p.add(&rule{kind: faultDeny, op: op, table: table, every: 1})
+	p.add(&rule{kind: FaultAccessDenied, op: op, table: table, every: 1})
 }
 
 // Throttle answers every n-th matching request for op with the service's
 // throttling error (DynamoDB: HTTP 400 ProvisionedThroughputExceededException;
 // STS: HTTP 400 Throttling). every <= 1 throttles every request.
 func (p *Proxy) Throttle(op string, every int) {
-	p.add(&rule{kind: faultThrottle, op: op, every: every})
+	p.add(&rule{kind: FaultThroughputExceeded, op: op, every: every})
+}
+
+// Throttling answers every n-th matching request for op with HTTP 400
+// ThrottlingException (STS: HTTP 400 Throttling), the error DynamoDB gives
+// when requests come faster than an on-demand table or the control plane
+// allows.
+func (p *Proxy) Throttling(op string, every int) {
+	p.add(&rule{kind: FaultThrottling, op: op, every: every})
 }
 
 // FailStatus answers every n-th matching request for op with a server error
 // of the given status: 500 (InternalServerError) or 503 (ServiceUnavailable).
 func (p *Proxy) FailStatus(op string, every int, status int) {
-	p.add(&rule{kind: faultStatus, op: op, every: every, status: status})
+	p.add(&rule{kind: statusFault(status), op: op, every: every, status: status})
 }
 
 // Reset resets the connection (TCP RST, no answer) of every n-th matching
 // request for op, after the request has been read.
 func (p *Proxy) Reset(op string, every int) {
-	p.add(&rule{kind: faultReset, op: op, every: every})
+	p.add(&rule{kind: FaultReset, op: op, every: every})
 }
 
-// Clear removes every rule. Recorded requests are kept.
+// Slow sends the target's answer to every n-th matching request for op
+// only after delay d.
+func (p *Proxy) Slow(op string, every int, d time.Duration) {
+	p.add(&rule{kind: FaultSlow, op: op, every: every, delay: d})
+}
+
+// Truncate sends the target's answer to every n-th matching request for op
+// truncated: its status and headers, with the Content-Length of the whole
+// body, then the first half of the body, and closes the connection. (An
+// answer without a body cannot be truncated and is sent whole.)
+func (p *Proxy) Truncate(op string, every int) {
+	p.add(&rule{kind: FaultTruncated, op: op, every: every})
+}
+
+// Random gives a share f.Rate of the matching requests that no rule faults
+// a fault chosen at random from f.Kinds, and returns the seed of the random
+// choices, which it also logs. The same seed chooses the same faults for
+// the same sequence of requests; requests sent concurrently may reach the
+// proxy in another order from run to run. Random replaces the random
+// faults of an earlier call; Clear removes them.
+func (p *Proxy) Random(f RandomFaults) uint64 {
+	seed := f.Seed
+	if seed == 0 {
+		if v := os.Getenv(EnvFaultSeed); v != "" {
+			s, err := strconv.ParseUint(v, 10, 64)
+			if err != nil || s == 0 {
+				p.t.Fatalf("testenv: %s=%q is not a positive integer", EnvFaultSeed, v)
+			}
+			seed = s
+		} else {
+			seed = uint64(time.Now().UnixNano())
+		}
+	}
+	if f.Rate < 0 || f.Rate > 1 {
+		p.t.Fatalf("testenv: fault rate %v is not between 0 and 1", f.Rate)
+	}
+	r := &randomFaults{
+		rate:    f.Rate,
+		kinds:   append([]FaultKind(nil), f.Kinds...),
+		slowMin: f.SlowMin,
+		slowMax: f.SlowMax,
+		rng:     mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+	}
+	if len(r.kinds) == 0 {
+		r.kinds = append(r.kinds, RandomFaultKinds...)
+	}
+	for _, k := range r.kinds {
+		if _, ok := randomStatus[k]; !ok {
+			p.t.Fatalf("testenv: Random cannot inject fault %q", k)
+		}
+	}
+	if r.slowMin == 0 && r.slowMax == 0 {
+		r.slowMin, r.slowMax = DefaultSlowMin, DefaultSlowMax
+	}
+	r.slowMax = max(r.slowMax, r.slowMin)
+	for _, op := range f.Ops {
+		if r.ops == nil {
+			r.ops = map[string]bool{}
+		}
+		r.ops[op] = true
+	}
+	ops := "every operation"
+	if len(f.Ops) > 0 {
+		ops = strings.Join(f.Ops, ",")
+	}
+	p.t.Logf("testenv: proxy faults %.0f%% of requests for %s at random (%s=%d to repeat): %v, slow %s-%s",
+		100*r.rate, ops, EnvFaultSeed, seed, r.kinds, r.slowMin, r.slowMax)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.random = r
+	return seed
+}
+
+// randomStatus is the status each fault Random injects answers with (0:
+// the target's).
+var randomStatus = map[FaultKind]int{
+	FaultThroughputExceeded: http.StatusBadRequest,
+	FaultThrottling:         http.StatusBadRequest,
+	FaultStatus500:          http.StatusInternalServerError,
+	FaultStatus503:          http.StatusServiceUnavailable,
+	FaultReset:              0,
+	FaultSlow:               0,
+	FaultTruncated:          0,
+}
+
+// statusFault is the fault kind of a server error of the given status.
+func statusFault(status int) FaultKind {
+	return FaultKind("Status" + strconv.Itoa(status))
+}
+
+// Clear removes every rule and the random faults. Recorded requests are
+// kept.
 func (p *Proxy) Clear() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rules = nil
+	p.random = nil
 	p.ttl = false
 }
 
@@ -210,6 +383,20 @@ func (p *Proxy) Count(op string) int {
 	return n
 }
 
+// Faults counts the recorded requests by the fault they got; requests that
+// got none are not counted.
+func (p *Proxy) Faults() map[FaultKind]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := map[FaultKind]int{}
+	for _, r := range p.requests {
+		if r.Fault != "" {
+			n[r.Fault]++
+		}
+	}
+	return n
+}
+
 // ResetRequests forgets the recorded requests.
 func (p *Proxy) ResetRequests() {
 	p.mu.Lock()
@@ -226,8 +413,9 @@ func (p *Proxy) add(r *rule) {
 	p.rules = append(p.rules, r)
 }
 
-// fault returns the rule that answers this request, if any. Every matching
-// rule counts the request, in order, until one fires.
+// fault returns the rule that gives this request a fault, if any. Every
+// matching rule counts the request, in order, until one fires; when none
+// does, the random faults may give it one.
 func (p *Proxy) fault(op string, tables []string) *rule {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -241,7 +429,19 @@ func (p *Proxy) fault(op string, tables []string) *rule {
 			return &fired
 		}
 	}
-	return nil
+	rf := p.random
+	if rf == nil || (rf.ops != nil && !rf.ops[op]) || rf.rng.Float64() >= rf.rate {
+		return nil
+	}
+	kind := rf.kinds[rf.rng.IntN(len(rf.kinds))]
+	f := &rule{kind: kind, op: op, every: 1, status: randomStatus[kind]}
+	if kind == FaultSlow {
+		f.delay = rf.slowMin
+		if span := rf.slowMax - rf.slowMin; span > 0 {
+			f.delay += time.Duration(rf.rng.Int64N(int64(span) + 1))
+		}
+	}
+	return f
 }
 
 func (p *Proxy) record(r Request) {
@@ -280,21 +480,27 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	rec.TableName = strings.Join(tables, ",")
 
-	if f := p.fault(rec.Operation, tables); f != nil {
+	f := p.fault(rec.Operation, tables)
+	if f != nil {
 		rec.Injected = true
-		if f.kind == faultReset {
+		rec.Fault = f.kind
+		switch f.kind {
+		case FaultReset:
 			rec.Status = 0
 			p.record(rec)
 			resetConnection(w)
 			return
+		case FaultSlow, FaultTruncated:
+			// The target answers; the fault is in how the answer is sent.
+		default:
+			// The answer is recorded before it is sent, so a client that
+			// has its answer always finds its request in Requests.
+			buf := httptest.NewRecorder()
+			rec.Status = writeFault(buf, proto, f, rec)
+			p.record(rec)
+			send(w, buf)
+			return
 		}
-		// The answer is recorded before it is sent, so a client that has
-		// its answer always finds its request in Requests.
-		buf := httptest.NewRecorder()
-		rec.Status = writeFault(buf, proto, f, rec)
-		p.record(rec)
-		send(w, buf)
-		return
 	}
 
 	buf := httptest.NewRecorder()
@@ -308,7 +514,19 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
+	if f != nil && f.kind == FaultSlow {
+		timer := time.NewTimer(f.delay)
+		select {
+		case <-timer.C:
+		case <-req.Context().Done(): // the client gave up waiting
+			timer.Stop()
+		}
+	}
 	p.record(rec)
+	if f != nil && f.kind == FaultTruncated {
+		sendTruncated(w, buf)
+		return
+	}
 	send(w, buf)
 }
 
@@ -319,6 +537,36 @@ func send(w http.ResponseWriter, buf *httptest.ResponseRecorder) {
 	}
 	w.WriteHeader(buf.Code)
 	_, _ = w.Write(buf.Body.Bytes())
+}
+
+// sendTruncated sends a buffered answer's status and headers, with the
+// Content-Length of its whole body, then the first half of the body, and
+// closes the connection, so that the client reads an unexpected end of the
+// body. An answer without a body is sent whole.
+func sendTruncated(w http.ResponseWriter, buf *httptest.ResponseRecorder) {
+	body := buf.Body.Bytes()
+	if len(body) == 0 {
+		send(w, buf)
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, rw, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	defer conn.Close()
+	h := buf.Header().Clone()
+	h.Del("Connection")
+	h.Del("Transfer-Encoding")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	fmt.Fprintf(rw, "HTTP/1.1 %03d %s\r\n", buf.Code, http.StatusText(buf.Code))
+	_ = h.Write(rw)
+	_, _ = rw.WriteString("\r\n")
+	_, _ = rw.Write(body[:len(body)/2])
+	_ = rw.Flush()
 }
 
 // forward sends the request to the target and copies the answer back.
@@ -440,7 +688,7 @@ func writeFault(w http.ResponseWriter, proto protocol, f *rule, rec Request) int
 	var status int
 	var code, message, fault string
 	switch f.kind {
-	case faultDeny:
+	case FaultAccessDenied:
 		status, fault = http.StatusBadRequest, "Sender"
 		resource := "*"
 		if rec.TableName != "" {
@@ -454,14 +702,21 @@ func writeFault(w http.ResponseWriter, proto protocol, f *rule, rec Request) int
 		}
 		message = fmt.Sprintf("User: %s is not authorized to perform: %s:%s on resource: %s because no identity-based policy allows the %s:%s action",
 			user, service, rec.Operation, resource, service, rec.Operation)
-	case faultThrottle:
+	case FaultThroughputExceeded:
 		status, fault = http.StatusBadRequest, "Sender"
 		code = "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
 		message = "The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API."
 		if proto == protoQuery {
 			code, message = "Throttling", "Rate exceeded"
 		}
-	case faultStatus:
+	case FaultThrottling:
+		status, fault = http.StatusBadRequest, "Sender"
+		code = "com.amazonaws.dynamodb.v20120810#ThrottlingException"
+		message = "Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your table or index so please try again shortly."
+		if proto == protoQuery {
+			code, message = "Throttling", "Rate exceeded"
+		}
+	default: // a server error of status f.status
 		status, fault = f.status, "Receiver"
 		if status == http.StatusServiceUnavailable {
 			code, message = "com.amazonaws.dynamodb.v20120810#ServiceUnavailableException", "Service unavailable"

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -471,4 +475,230 @@ func TestProxyConcurrentRules(t *testing.T) {
 	if ok != workers*perWorker {
 		t.Errorf("%d GetItem calls succeeded through the proxy, want %d", ok, workers*perWorker)
 	}
+}
+
+func TestProxyThrottlingException(t *testing.T) {
+	ctx := testenv.Context(t, time.Minute)
+	client := testenv.DynamoDBClient(t)
+	table := testenv.UniqueName(t, "thr")
+	createTable(t, client, table)
+	p := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
+	p.Throttling("Scan", 1)
+	err := scan(ctx, proxyClient(p, "AKIDTHR", 2), table)
+	if code, status := errorCode(err); code != "ThrottlingException" || status != 400 {
+		t.Fatalf("got %v (code %q, status %d), want ThrottlingException, 400", err, code, status)
+	}
+	got := p.Requests()
+	if len(got) != 2 {
+		t.Fatalf("recorded %+v, want 2 requests (the SDK retries a throttled request)", got)
+	}
+	for _, r := range got {
+		if r.Operation != "Scan" || r.Status != 400 || !r.Injected || r.Fault != testenv.FaultThrottling {
+			t.Errorf("recorded %+v, want Scan 400 injected with fault %s", r, testenv.FaultThrottling)
+		}
+	}
+	if f := p.Faults(); f[testenv.FaultThrottling] != 2 || len(f) != 1 {
+		t.Errorf("Faults() = %v, want %s: 2", f, testenv.FaultThrottling)
+	}
+}
+
+func TestProxySlow(t *testing.T) {
+	ctx := testenv.Context(t, time.Minute)
+	client := testenv.DynamoDBClient(t)
+	table := testenv.UniqueName(t, "slow")
+	createTable(t, client, table)
+	if err := putItem(ctx, client, table, "k"); err != nil {
+		t.Fatal(err)
+	}
+	const delay = 500 * time.Millisecond
+	p := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
+	p.Slow("GetItem", 2, delay)
+	c := proxyClient(p, "AKIDSLOW", 1)
+	var took []time.Duration
+	for range 2 {
+		start := time.Now()
+		if err := getItem(ctx, c, table, "k"); err != nil {
+			t.Fatalf("GetItem through a slow answer: %v", err)
+		}
+		took = append(took, time.Since(start))
+	}
+	if took[0] >= delay || took[1] < delay {
+		t.Errorf("GetItem took %v then %v; want the second, only, to take %v or more", took[0], took[1], delay)
+	}
+	got := p.Requests()
+	want := []testenv.Request{
+		{Operation: "GetItem", AccessKeyID: "AKIDSLOW", TableName: table, Status: 200},
+		{Operation: "GetItem", AccessKeyID: "AKIDSLOW", TableName: table, Status: 200, Injected: true, Fault: testenv.FaultSlow},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("recorded %+v, want %+v", got, want)
+	}
+}
+
+func TestProxyTruncated(t *testing.T) {
+	ctx := testenv.Context(t, time.Minute)
+	client := testenv.DynamoDBClient(t)
+	table := testenv.UniqueName(t, "trunc")
+	createTable(t, client, table)
+	if err := putItem(ctx, client, table, "k"); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("sdk", func(t *testing.T) {
+		p := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
+		p.Truncate("GetItem", 1)
+		err := getItem(ctx, proxyClient(p, "AKIDTRUNC", 1), table, "k")
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("GetItem with a truncated answer: got %v, want an unexpected EOF", err)
+		}
+		want := []testenv.Request{{Operation: "GetItem", AccessKeyID: "AKIDTRUNC", TableName: table, Status: 200, Injected: true, Fault: testenv.FaultTruncated}}
+		if got := p.Requests(); !slices.Equal(got, want) {
+			t.Errorf("recorded %+v, want %+v", got, want)
+		}
+	})
+
+	t.Run("http", func(t *testing.T) {
+		// Every second answer is truncated: the same Content-Length as a
+		// whole answer, half the body, then the connection closed.
+		p := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
+		p.Truncate("ListTables", 2)
+		hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		for i := range 2 {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL+"/", strings.NewReader("{}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("X-Amz-Target", "DynamoDB_20120810.ListTables")
+			req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.ContentLength <= 0 {
+				t.Fatalf("request %d: Content-Length %d, want the length of a body", i, resp.ContentLength)
+			}
+			switch i {
+			case 0:
+				if err != nil || int64(len(body)) != resp.ContentLength {
+					t.Errorf("whole answer: read %d of %d bytes, error %v", len(body), resp.ContentLength, err)
+				}
+			case 1:
+				if !errors.Is(err, io.ErrUnexpectedEOF) || int64(len(body)) != resp.ContentLength/2 {
+					t.Errorf("truncated answer: read %d of %d bytes, error %v; want half, then an unexpected EOF", len(body), resp.ContentLength, err)
+				}
+			}
+		}
+		got := p.Requests()
+		if len(got) != 2 || got[0].Fault != "" || got[0].Injected || got[1].Fault != testenv.FaultTruncated || !got[1].Injected || got[1].Status != got[0].Status {
+			t.Errorf("recorded %+v, want a whole answer then a truncated one of the same status", got)
+		}
+	})
+}
+
+// randomRun sends n GetItem requests, one at a time and each attempted
+// once, through a new proxy with random faults f, and returns the faults
+// they got, in order.
+func randomRun(t *testing.T, ctx context.Context, table string, f testenv.RandomFaults, n int) []testenv.FaultKind {
+	t.Helper()
+	p := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
+	seed := p.Random(f)
+	if f.Seed != 0 && seed != f.Seed {
+		t.Fatalf("Random returned seed %d, want %d", seed, f.Seed)
+	}
+	c := proxyClient(p, "AKIDRANDOM", 1)
+	for range n {
+		// A faulted request fails: it is attempted once.
+		_ = getItem(ctx, c, table, "k")
+		if ctx.Err() != nil {
+			t.Fatal(ctx.Err())
+		}
+	}
+	var faults []testenv.FaultKind
+	for _, r := range p.Requests() {
+		wantStatus := map[testenv.FaultKind]int{
+			"": 200, testenv.FaultSlow: 200, testenv.FaultTruncated: 200, testenv.FaultReset: 0,
+			testenv.FaultThroughputExceeded: 400, testenv.FaultThrottling: 400,
+			testenv.FaultStatus500: 500, testenv.FaultStatus503: 503,
+		}
+		if st, ok := wantStatus[r.Fault]; !ok || r.Status != st || r.Injected != (r.Fault != "") {
+			t.Errorf("recorded %+v: want status %d, injected %v", r, st, r.Fault != "")
+		}
+		faults = append(faults, r.Fault)
+	}
+	if len(faults) != n {
+		t.Fatalf("proxy recorded %d requests, want %d", len(faults), n)
+	}
+	return faults
+}
+
+func TestProxyRandomFaults(t *testing.T) {
+	ctx := testenv.Context(t, 2*time.Minute)
+	client := testenv.DynamoDBClient(t)
+	table := testenv.UniqueName(t, "rnd")
+	createTable(t, client, table)
+	if err := putItem(ctx, client, table, "k"); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("rate kinds and seed", func(t *testing.T) {
+		const n = 300
+		f := testenv.RandomFaults{Rate: 0.3, Seed: 20240611, SlowMin: time.Millisecond, SlowMax: 3 * time.Millisecond}
+		first := randomRun(t, ctx, table, f, n)
+		second := randomRun(t, ctx, table, f, n)
+		if !slices.Equal(first, second) {
+			t.Errorf("the same seed gave other faults:\n%v\n%v", first, second)
+		}
+		kinds := map[testenv.FaultKind]int{}
+		for _, k := range first {
+			if k != "" {
+				kinds[k]++
+			}
+		}
+		faulted := 0
+		for _, k := range testenv.RandomFaultKinds {
+			if kinds[k] == 0 {
+				t.Errorf("no %s fault in %d requests: %v", k, n, kinds)
+			}
+			faulted += kinds[k]
+		}
+		if faulted < n*15/100 || faulted > n*45/100 {
+			t.Errorf("%d of %d requests faulted, want about 30%%", faulted, n)
+		}
+		t.Logf("%d of %d requests faulted: %v", faulted, n, kinds)
+		other := f
+		other.Seed = 7
+		if third := randomRun(t, ctx, table, other, n); slices.Equal(first, third) {
+			t.Errorf("seeds %d and %d gave the same faults", f.Seed, other.Seed)
+		}
+	})
+
+	t.Run("seed from the environment", func(t *testing.T) {
+		t.Setenv(testenv.EnvFaultSeed, "4242")
+		p := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
+		if seed := p.Random(testenv.RandomFaults{Rate: 0.1}); seed != 4242 {
+			t.Errorf("Random used seed %d, want 4242 from %s", seed, testenv.EnvFaultSeed)
+		}
+	})
+
+	t.Run("operations and clear", func(t *testing.T) {
+		p := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
+		p.Random(testenv.RandomFaults{Rate: 1, Seed: 1, Ops: []string{"Scan"}, Kinds: []testenv.FaultKind{testenv.FaultStatus503}})
+		c := proxyClient(p, "AKIDOPS", 1)
+		if err := getItem(ctx, c, table, "k"); err != nil {
+			t.Fatalf("GetItem is not among the faulted operations: %v", err)
+		}
+		if code, status := errorCode(scan(ctx, c, table)); code != "ServiceUnavailableException" || status != 503 {
+			t.Fatalf("Scan: got code %q status %d, want ServiceUnavailableException 503", code, status)
+		}
+		p.Clear()
+		if err := scan(ctx, c, table); err != nil {
+			t.Fatalf("Scan after Clear: %v", err)
+		}
+		got := p.Faults()
+		if len(got) != 1 || got[testenv.FaultStatus503] != 1 {
+			t.Errorf("Faults() = %v, want one %s", got, testenv.FaultStatus503)
+		}
+	})
 }
