@@ -226,14 +226,23 @@ func opCounts(reqs []testenv.Request) string {
 	for _, r := range reqs {
 		ops[r.Operation]++
 	}
-	names := make([]string, 0, len(ops))
-	for op := range ops {
-		names = append(names, op)
+	return countsText(ops)
+}
+
+// countsText renders counts as "a=1 b=2", sorted by name; "none" when
+// there are none.
+func countsText(n map[string]int) string {
+	names := make([]string, 0, len(n))
+	for k := range n {
+		names = append(names, k)
 	}
 	sort.Strings(names)
 	parts := make([]string, len(names))
-	for i, op := range names {
-		parts[i] = fmt.Sprintf("%s=%d", op, ops[op])
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s=%d", k, n[k])
+	}
+	if len(parts) == 0 {
+		return "none"
 	}
 	return strings.Join(parts, " ")
 }

@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -158,7 +157,7 @@ func faultsByKind(reqs []testenv.Request) string {
 			n[string(r.Fault)]++
 		}
 	}
-	return faultsJoin(n)
+	return countsText(n)
 }
 
 // faultsFigures describes the requests of a sync: how many, by operation,
@@ -177,24 +176,7 @@ func faultsFigures(reqs []testenv.Request) string {
 		share = 100 * float64(faulted) / float64(len(reqs))
 	}
 	return fmt.Sprintf("%d requests (%s); %d faulted (%.1f%%): by kind %s; by operation %s",
-		len(reqs), opCounts(reqs), faulted, share, faultsByKind(reqs), faultsJoin(byOp))
-}
-
-// faultsJoin renders counts as "a=1 b=2", sorted by name.
-func faultsJoin(n map[string]int) string {
-	names := make([]string, 0, len(n))
-	for k := range n {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, k := range names {
-		parts[i] = fmt.Sprintf("%s=%d", k, n[k])
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, " ")
+		len(reqs), opCounts(reqs), faulted, share, faultsByKind(reqs), countsText(byOp))
 }
 
 // TestSyncGivesUpUnderEndlessFaults: a fault that never stops makes the

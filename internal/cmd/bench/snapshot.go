@@ -120,21 +120,8 @@ func (b *bench) snapshot(ctx context.Context) (*snapshotResult, error) {
 
 		dest := filepath.Join(o.work, fmt.Sprintf("snapshot-%d.duckdb", round))
 		removeDuckDB(dest)
-		cfg, err := b.writeConfig(fmt.Sprintf("snapshot-%d", round), snapshotTable, dest)
-		if err != nil {
+		if r.Sync, r.Live, r.Dead, err = b.syncDuckDB(ctx, fmt.Sprintf("snapshot-%d", round), snapshotTable, dest, o.segments, o.items); err != nil {
 			return nil, err
-		}
-		if r.Sync, err = b.runSync(ctx, cfg, snapshotTable, filepath.Join(o.work, fmt.Sprintf("snapshot-%d.log", round))); err != nil {
-			return nil, err
-		}
-		if r.Sync.Summary.Items != int64(o.items) {
-			return nil, fmt.Errorf("sync copied %d items, want %d", r.Sync.Summary.Items, o.items)
-		}
-		if r.Live, r.Dead, err = countRows(ctx, dest, snapshotTable); err != nil {
-			return nil, err
-		}
-		if r.Live != int64(o.items) || r.Dead != 0 {
-			return nil, fmt.Errorf("destination holds %d live and %d deleted rows, want %d live", r.Live, r.Dead, o.items)
 		}
 		removeDuckDB(dest)
 		b.log.Info("sync", "round", round, "items_per_s", rate(r.Sync.Summary.Items, r.Sync.Wall),
@@ -178,6 +165,30 @@ func bulkBytes(n, itemBytes int) int64 {
 // a table of tableBytes consumes: tableBytes / 4 KB × 0.5.
 func leastUnits(tableBytes int64) float64 {
 	return math.Ceil(float64(tableBytes)/4096) * 0.5
+}
+
+// syncDuckDB runs `dynamosync sync` of table into the DuckDB file dest with
+// TOTAL_SEGMENTS segments (0: dynamosync's choice), its configuration and
+// log named after name, and checks that it copied items items and left
+// exactly items live rows and no deleted ones.
+func (b *bench) syncDuckDB(ctx context.Context, name, table, dest string, segments, items int) (run syncRun, live, dead int64, err error) {
+	cfg, err := b.writeSchemaConfig(name, table, dest, "", segments)
+	if err != nil {
+		return syncRun{}, 0, 0, err
+	}
+	if run, err = b.runSync(ctx, cfg, table, filepath.Join(b.opts.work, name+".log")); err != nil {
+		return syncRun{}, 0, 0, err
+	}
+	if run.Summary.Items != int64(items) {
+		return syncRun{}, 0, 0, fmt.Errorf("sync copied %d items, want %d", run.Summary.Items, items)
+	}
+	if live, dead, err = countRows(ctx, dest, table); err != nil {
+		return syncRun{}, 0, 0, err
+	}
+	if live != int64(items) || dead != 0 {
+		return syncRun{}, 0, 0, fmt.Errorf("destination holds %d live and %d deleted rows, want %d live", live, dead, items)
+	}
+	return run, live, dead, nil
 }
 
 // snapshotPostgres runs the round's `dynamosync sync` of the snapshot table
