@@ -84,6 +84,9 @@ func TestParseRejectsMalformedConfigurations(t *testing.T) {
 		{"endpoint relative", withRegion(`"ENDPOINT_URL": "/dynamodb"`), "ENDPOINT_URL", "not an absolute http or https URL"},
 		{"endpoint with password", withRegion(`"ENDPOINT_URL": "http://u:p@localhost:8000"`), "ENDPOINT_URL", "must not contain a user name or password"},
 		{"STS endpoint no host", withRegion(`"STS_ENDPOINT_URL": "https://"`), "STS_ENDPOINT_URL", "not an absolute http or https URL"},
+		{"endpoint port out of range", withRegion(`"ENDPOINT_URL": "http://localhost:80000"`), "ENDPOINT_URL", `"http://localhost:80000" has port 80000, which is not from 1 to 65535`},
+		{"endpoint port zero", withRegion(`"ENDPOINT_URL": "http://localhost:0"`), "ENDPOINT_URL", "has port 0"},
+		{"STS endpoint port without host", withRegion(`"STS_ENDPOINT_URL": "http://:4566"`), "STS_ENDPOINT_URL", `"http://:4566" has no host name`},
 		{"STS endpoint with query", withRegion(`"STS_ENDPOINT_URL": "https://sts.example?x=1"`), "STS_ENDPOINT_URL", "query or fragment"},
 		{"malformed table glob", withRegion(`"TABLES": "orders, [abc"`), "TABLES", `malformed pattern "[abc"`},
 		{"malformed exclude glob", withRegion(`"EXCLUDE_TABLES": "tmp_\\"`), "EXCLUDE_TABLES", "malformed pattern"},
@@ -261,6 +264,10 @@ func TestParseStringAndNativeForms(t *testing.T) {
 		{"endpoints", `"ENDPOINT_URL": "http://localhost:8000", "STS_ENDPOINT_URL": "https://sts.us-east-1.amazonaws.com/"`,
 			func(c *Config) {
 				c.EndpointURL, c.STSEndpointURL = "http://localhost:8000", "https://sts.us-east-1.amazonaws.com/"
+			}},
+		{"endpoints IPv6 and highest port", `"ENDPOINT_URL": "http://[::1]:65535", "STS_ENDPOINT_URL": "https://[fd00::5]/"`,
+			func(c *Config) {
+				c.EndpointURL, c.STSEndpointURL = "http://[::1]:65535", "https://[fd00::5]/"
 			}},
 		{"tables", `"TABLES": " orders , users_* ,, ", "EXCLUDE_TABLES": "*_tmp,audit?"`,
 			func(c *Config) {

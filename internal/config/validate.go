@@ -147,6 +147,14 @@ func validateEndpoint(key, raw string) *Error {
 	if u.User != nil {
 		return keyError(key, "must not contain a user name or password")
 	}
+	if u.Hostname() == "" {
+		return keyError(key, "%q has no host name", raw)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return keyError(key, "%q has port %s, which is not from 1 to 65535", raw, p)
+		}
+	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return keyError(key, "%q must not have a query or fragment", raw)
 	}

@@ -174,74 +174,180 @@ func resumeAfterKill(t *testing.T, ctx context.Context, table string, n int, w w
 }
 
 // TestMalformedConfigurations: each bad configuration exits 2 with one line
-// naming the problem and writes nothing.
+// naming the key (or the file) and the problem, never shows the secret and
+// writes nothing.
 func TestMalformedConfigurations(t *testing.T) {
 	ctx := testenv.Context(t, 2*time.Minute)
+	const secret = "very-secret-value"
 	good := func() map[string]any {
 		return map[string]any{
-			"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "very-secret-value",
+			"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": secret,
 			"REGION": "us-east-1", "ENDPOINT_URL": testenv.DynamoDBEndpoint(t),
 			"DESTINATION": "out.duckdb",
 		}
 	}
+	withRole := func(c map[string]any) {
+		c["ROLE_ARN"] = testRole
+		c["STS_ENDPOINT_URL"] = testenv.STSEndpoint(t)
+	}
 	tests := []struct {
-		name   string
-		edit   func(map[string]any)
-		raw    string
-		wantIn string
+		name    string
+		edit    func(map[string]any)
+		raw     string                         // the file's text, instead of edit
+		prepare func(t *testing.T, dir string) // sets up dir, instead of edit and raw
+		args    []string                       // after "sync"
+		wantIn  []string                       // all in the message
 	}{
-		{name: "unknown key", edit: func(c map[string]any) { c["REGOIN"] = "us-east-1" }, wantIn: "REGOIN"},
-		{name: "missing region", edit: func(c map[string]any) { delete(c, "REGION") }, wantIn: "REGION"},
-		{name: "malformed region", edit: func(c map[string]any) { c["REGION"] = "mars" }, wantIn: "REGION"},
-		{name: "malformed role arn", edit: func(c map[string]any) { c["ROLE_ARN"] = "arn:aws:iam::12:role/x" }, wantIn: "ROLE_ARN"},
-		{name: "segments not a number", edit: func(c map[string]any) { c["TOTAL_SEGMENTS"] = "many" }, wantIn: "TOTAL_SEGMENTS"},
-		{name: "segments impossible", edit: func(c map[string]any) { c["TOTAL_SEGMENTS"] = 5000000 }, wantIn: "TOTAL_SEGMENTS"},
-		{name: "session too long", edit: func(c map[string]any) { c["SESSION_DURATION_SECONDS"] = "99999999" }, wantIn: "SESSION_DURATION_SECONDS"},
-		{name: "secret without key", edit: func(c map[string]any) { delete(c, "AWS_ACCESS_KEY_ID") }, wantIn: "AWS_ACCESS_KEY_ID"},
-		{name: "bad endpoint", edit: func(c map[string]any) { c["ENDPOINT_URL"] = "localhost:8000" }, wantIn: "ENDPOINT_URL"},
-		{name: "consistent read not a bool", edit: func(c map[string]any) { c["CONSISTENT_READ"] = "perhaps" }, wantIn: "CONSISTENT_READ"},
-		{name: "bad glob", edit: func(c map[string]any) { c["TABLES"] = "orders[" }, wantIn: "TABLES"},
-		{name: "not json", raw: `{"REGION": "us-east-1",`, wantIn: "configuration.json"},
-		{name: "not an object", raw: `["REGION"]`, wantIn: "configuration.json"},
+		{name: "unknown key", edit: func(c map[string]any) { c["REGOIN"] = "us-east-1" }, wantIn: []string{"REGOIN", "unknown key"}},
+		{name: "unknown key holding the secret", edit: func(c map[string]any) {
+			c["AWS_SECRET_KEY"] = secret
+		}, wantIn: []string{"AWS_SECRET_KEY", "unknown key"}},
+		{name: "key in lower case", edit: func(c map[string]any) {
+			c["region"] = c["REGION"]
+			delete(c, "REGION")
+		}, wantIn: []string{"region", "did you mean REGION?"}},
+		{name: "missing region", edit: func(c map[string]any) { delete(c, "REGION") }, wantIn: []string{"REGION", "missing"}},
+		{name: "malformed region", edit: func(c map[string]any) { c["REGION"] = "mars" }, wantIn: []string{"REGION", `"mars"`}},
+		{name: "region as object", edit: func(c map[string]any) {
+			c["REGION"] = map[string]any{"name": "us-east-1"}
+		}, wantIn: []string{"REGION", "JSON object"}},
+		{name: "malformed role arn", edit: func(c map[string]any) { c["ROLE_ARN"] = "arn:aws:iam::12:role/x" }, wantIn: []string{"ROLE_ARN", "not an IAM role ARN"}},
+		{name: "segments not a number", edit: func(c map[string]any) { c["TOTAL_SEGMENTS"] = "many" }, wantIn: []string{"TOTAL_SEGMENTS", `"many"`}},
+		{name: "segments impossible", edit: func(c map[string]any) { c["TOTAL_SEGMENTS"] = 5000000 }, wantIn: []string{"TOTAL_SEGMENTS", "5000000"}},
+		{name: "session too long", edit: func(c map[string]any) { c["SESSION_DURATION_SECONDS"] = "99999999" }, wantIn: []string{"SESSION_DURATION_SECONDS", "900 to 43200"}},
+		{name: "session negative", edit: func(c map[string]any) {
+			withRole(c)
+			c["SESSION_DURATION_SECONDS"] = -3600
+		}, wantIn: []string{"SESSION_DURATION_SECONDS", "got -3600"}},
+		{name: "parallel requests zero", edit: func(c map[string]any) { c["MAX_PARALLEL_REQUESTS"] = 0 }, wantIn: []string{"MAX_PARALLEL_REQUESTS", "from 1 to 1024, got 0"}},
+		{name: "parallel requests huge", edit: func(c map[string]any) { c["MAX_PARALLEL_REQUESTS"] = "100000" }, wantIn: []string{"MAX_PARALLEL_REQUESTS", `"100000"`}},
+		{name: "parallel tables negative", edit: func(c map[string]any) { c["MAX_PARALLEL_TABLES"] = -1 }, wantIn: []string{"MAX_PARALLEL_TABLES", "from 1 to 256, got -1"}},
+		{name: "read capacity percent above 100", edit: func(c map[string]any) { c["READ_CAPACITY_PERCENT"] = 150 }, wantIn: []string{"READ_CAPACITY_PERCENT", "from 1 to 100, got 150"}},
+		{name: "read capacity percent with sign", edit: func(c map[string]any) { c["READ_CAPACITY_PERCENT"] = "50%" }, wantIn: []string{"READ_CAPACITY_PERCENT", `"50%"`}},
+		{name: "read units negative", edit: func(c map[string]any) { c["MAX_READ_UNITS_PER_SECOND"] = -5 }, wantIn: []string{"MAX_READ_UNITS_PER_SECOND", "got -5"}},
+		{name: "read units above the limit", edit: func(c map[string]any) { c["MAX_READ_UNITS_PER_SECOND"] = "1e12" }, wantIn: []string{"MAX_READ_UNITS_PER_SECOND", `"1e12"`}},
+		{name: "secret without key", edit: func(c map[string]any) { delete(c, "AWS_ACCESS_KEY_ID") }, wantIn: []string{"AWS_ACCESS_KEY_ID", "missing"}},
+		{name: "secret with a space", edit: func(c map[string]any) {
+			c["AWS_SECRET_ACCESS_KEY"] = "very secret-value " + secret
+		}, wantIn: []string{"AWS_SECRET_ACCESS_KEY", "printable ASCII"}},
+		{name: "secret as array", edit: func(c map[string]any) {
+			c["AWS_SECRET_ACCESS_KEY"] = []string{secret}
+		}, wantIn: []string{"AWS_SECRET_ACCESS_KEY", "JSON array"}},
+		{name: "secret repeated", raw: `{"REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+  "AWS_SECRET_ACCESS_KEY": "` + secret + `", "AWS_SECRET_ACCESS_KEY": "` + secret + `-2"}`,
+			wantIn: []string{"AWS_SECRET_ACCESS_KEY", "more than once"}},
+		{name: "session token without keys", edit: func(c map[string]any) {
+			delete(c, "AWS_ACCESS_KEY_ID")
+			delete(c, "AWS_SECRET_ACCESS_KEY")
+			c["AWS_SESSION_TOKEN"] = secret
+		}, wantIn: []string{"AWS_SESSION_TOKEN", "only allowed together"}},
+		{name: "external id without role", edit: func(c map[string]any) { c["EXTERNAL_ID"] = secret }, wantIn: []string{"EXTERNAL_ID", "ROLE_ARN"}},
+		{name: "external id forbidden characters", edit: func(c map[string]any) {
+			withRole(c)
+			c["EXTERNAL_ID"] = secret + " #!"
+		}, wantIn: []string{"EXTERNAL_ID", "2 to 1224 characters"}},
+		{name: "role session name too long", edit: func(c map[string]any) {
+			withRole(c)
+			c["ROLE_SESSION_NAME"] = strings.Repeat("s", 65)
+		}, wantIn: []string{"ROLE_SESSION_NAME", "2 to 64 characters"}},
+		{name: "role session name bad characters", edit: func(c map[string]any) {
+			withRole(c)
+			c["ROLE_SESSION_NAME"] = "nightly sync!"
+		}, wantIn: []string{"ROLE_SESSION_NAME", `"nightly sync!"`}},
+		{name: "bad endpoint", edit: func(c map[string]any) { c["ENDPOINT_URL"] = "localhost:8000" }, wantIn: []string{"ENDPOINT_URL", "http or https"}},
+		{name: "endpoint with password", edit: func(c map[string]any) {
+			c["ENDPOINT_URL"] = "http://admin:" + secret + "@127.0.0.1:8000"
+		}, wantIn: []string{"ENDPOINT_URL", "user name or password"}},
+		{name: "sts endpoint without scheme", edit: func(c map[string]any) {
+			withRole(c)
+			c["STS_ENDPOINT_URL"] = "sts.us-east-1.amazonaws.com"
+		}, wantIn: []string{"STS_ENDPOINT_URL", "http or https"}},
+		{name: "sts endpoint port out of range", edit: func(c map[string]any) {
+			withRole(c)
+			c["STS_ENDPOINT_URL"] = "http://127.0.0.1:99999"
+		}, wantIn: []string{"STS_ENDPOINT_URL", "port 99999"}},
+		{name: "consistent read not a bool", edit: func(c map[string]any) { c["CONSISTENT_READ"] = "perhaps" }, wantIn: []string{"CONSISTENT_READ", `"perhaps"`}},
+		{name: "bad glob", edit: func(c map[string]any) { c["TABLES"] = "orders[" }, wantIn: []string{"TABLES", "malformed pattern"}},
+		{name: "exclude bad glob", edit: func(c map[string]any) { c["EXCLUDE_TABLES"] = `tmp_*, audit\` }, wantIn: []string{"EXCLUDE_TABLES", "malformed pattern"}},
+		{name: "tables as boolean", edit: func(c map[string]any) { c["TABLES"] = true }, wantIn: []string{"TABLES", "JSON boolean"}},
+		{name: "schema too long", edit: func(c map[string]any) { c["SCHEMA"] = strings.Repeat("s", 64) }, wantIn: []string{"SCHEMA", "got 64 bytes"}},
+		{name: "schema with NUL", edit: func(c map[string]any) { c["SCHEMA"] = "dynamo\x00db" }, wantIn: []string{"SCHEMA", "NUL"}},
+		{name: "destination mysql", edit: func(c map[string]any) {
+			c["DESTINATION"] = "mysql://sync:" + secret + "@127.0.0.1:3306/dw"
+		}, wantIn: []string{"DESTINATION", "neither a DuckDB file path nor a postgres:// URL"}},
+		{name: "destination as number", edit: func(c map[string]any) { c["DESTINATION"] = 5432 }, wantIn: []string{"DESTINATION", "JSON number"}},
 		{name: "postgres url bad port", edit: func(c map[string]any) {
-			c["DESTINATION"] = "postgres://u:very-secret-value@127.0.0.1:port/db"
-		}, wantIn: "DESTINATION"},
+			c["DESTINATION"] = "postgres://u:" + secret + "@127.0.0.1:port/db"
+		}, wantIn: []string{"DESTINATION", "invalid PostgreSQL URL"}},
 		{name: "postgres url bad sslmode", edit: func(c map[string]any) {
-			c["DESTINATION"] = "postgres://u:very-secret-value@127.0.0.1/db?sslmode=sometimes"
-		}, wantIn: "DESTINATION"},
+			c["DESTINATION"] = "postgres://u:" + secret + "@127.0.0.1/db?sslmode=sometimes"
+		}, wantIn: []string{"DESTINATION", "sslmode"}},
+		{name: "not json", raw: `{"REGION": "us-east-1",`, wantIn: []string{"configuration.json", "invalid JSON"}},
+		{name: "not an object", raw: `["REGION"]`, wantIn: []string{"configuration.json", "JSON array"}},
+		{name: "json null", raw: "null\n", wantIn: []string{"configuration.json", "JSON null"}},
+		{name: "two objects", raw: `{"REGION": "us-east-1"} {"REGION": "us-west-2"}`, wantIn: []string{"configuration.json", "invalid JSON"}},
+		{name: "empty file", prepare: func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, "configuration.json"), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, wantIn: []string{"configuration.json", "empty"}},
+		{name: "config file missing", prepare: func(t *testing.T, dir string) {}, args: []string{"--config", "prod.json"},
+			wantIn: []string{"prod.json", "does not exist"}},
+		{name: "config is a directory", prepare: func(t *testing.T, dir string) {
+			if err := os.Mkdir(filepath.Join(dir, "conf.d"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, args: []string{"--config", "conf.d"}, wantIn: []string{"conf.d", "cannot read file"}},
+	}
+	if len(tests) < 25 {
+		t.Fatalf("only %d malformed configurations", len(tests))
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			if tt.raw != "" {
+			switch {
+			case tt.prepare != nil:
+				tt.prepare(t, dir)
+			case tt.raw != "":
 				if err := os.WriteFile(filepath.Join(dir, "configuration.json"), []byte(tt.raw), 0o600); err != nil {
 					t.Fatal(err)
 				}
-			} else {
+			default:
 				c := good()
 				tt.edit(c)
 				writeConfig(t, dir, c)
 			}
-			r := run(t, ctx, dir, "sync")
+			before := map[string]bool{}
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				before[e.Name()] = true
+			}
+			r := run(t, ctx, dir, append([]string{"sync"}, tt.args...)...)
 			if r.code != 2 {
 				t.Fatalf("exit %d, want 2\n%s%s", r.code, r.stdout, r.stderr)
 			}
 			lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
-			if len(lines) != 1 || !strings.Contains(lines[0], tt.wantIn) {
-				t.Fatalf("stderr %q: want one line naming %s", r.stderr, tt.wantIn)
+			if len(lines) != 1 || r.stdout != "" {
+				t.Fatalf("stderr %q, stdout %q: want one line on stderr", r.stderr, r.stdout)
 			}
-			if strings.Contains(r.stderr+r.stdout, "very-secret-value") {
+			for _, want := range tt.wantIn {
+				if !strings.Contains(lines[0], want) {
+					t.Fatalf("stderr %q does not name %q", lines[0], want)
+				}
+			}
+			if strings.Contains(r.stderr+r.stdout, secret) {
 				t.Fatal("error shows the secret")
 			}
-			entries, _ := os.ReadDir(dir)
+			entries, _ = os.ReadDir(dir)
 			for _, e := range entries {
-				if e.Name() != "configuration.json" {
+				if !before[e.Name()] {
 					t.Fatalf("wrote %s", e.Name())
 				}
 			}
 			t.Logf("exit 2: %s", lines[0])
 		})
 	}
+	t.Logf("%d malformed configurations rejected", len(tests))
 }
 
 // TestCheckNamesMissingPermissions: check names each refused call.
