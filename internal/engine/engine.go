@@ -275,7 +275,12 @@ func (e *Engine) Sync(ctx context.Context) (*Summary, error) {
 		return summary, runErr
 	}
 	if f := summary.Failed(); len(f) > 0 {
-		return summary, fmt.Errorf("%d of %d tables: %w", len(f), len(summary.Tables), ErrTablesFailed)
+		names := make([]string, len(f))
+		for i, t := range f {
+			names[i] = t.Table
+		}
+		sort.Strings(names)
+		return summary, fmt.Errorf("%w: %d of %d tables: %s", ErrTablesFailed, len(f), len(summary.Tables), strings.Join(names, ", "))
 	}
 	return summary, nil
 }
@@ -528,6 +533,37 @@ func (e *Engine) syncTable(ctx context.Context, scanner *source.Scanner, snapsho
 			return
 		}
 		err := e.replay(ctx, q, r)
+		var disabled *streamDisabledError
+		if errors.As(err, &disabled) {
+			// Changes made since the stream was disabled are in no stream:
+			// a new snapshot brings the table up to date. Without a new
+			// stream the table is then done, as a table without a stream.
+			info, err := source.Describe(ctx, e.Client, r.info.Name)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.log.Error("stream disabled and the table cannot be described", "error", err)
+					r.finish(fmt.Errorf("stream disabled, then: %w", err), e.now())
+				}
+				return
+			}
+			reason := disabled.Error()
+			if info.StreamARN != "" {
+				reason = "the stream was disabled and enabled again (new stream ARN)"
+				r.log.Warn("stream position lost: taking a new snapshot and marking rows it does not see as deleted", "reason", reason)
+			} else {
+				r.log.Warn("stream disabled: taking a new snapshot and marking rows it does not see as deleted; the table is no longer followed", "reason", reason)
+				hasStream = false
+			}
+			r.info.StreamARN = info.StreamARN // only this goroutine reads it
+			snap := state.NewSnapshot(e.segmentsFor(r.info), e.now())
+			snap.DeleteUnseen = true
+			if err := q.send(ctx, msg{run: r, snapshot: snap}); err != nil {
+				return
+			}
+			r.snap, r.stream, r.deleteUnseen = snap, nil, true
+			segments = pendingSegments(snap)
+			continue
+		}
 		var lost *streamLostError
 		if errors.As(err, &lost) && attempt == 0 {
 			r.log.Warn("stream position lost: taking a new snapshot and marking rows it does not see as deleted", "reason", lost.reason)

@@ -21,10 +21,21 @@ type streamLostError struct {
 func (e *streamLostError) Error() string { return e.reason }
 func (e *streamLostError) Unwrap() error { return e.err }
 
+// streamDisabledError ends the following of a stream that was disabled:
+// every shard is read to its end and no new records will come.
+type streamDisabledError struct {
+	status string // the stream's status: DISABLING or DISABLED
+}
+
+func (e *streamDisabledError) Error() string {
+	return fmt.Sprintf("the stream was disabled (stream status %s)", e.status)
+}
+
 // replay applies the table's stream from r.stream: shard by shard, a
 // parent fully before its children, each shard in sequence order. Without
 // Follow it returns once every shard is read to its end; with Follow it
-// keeps reading, picking up new shards, until ctx ends.
+// keeps reading, picking up new shards, until ctx ends, or until every shard
+// of a stream that was disabled is read (a *streamDisabledError).
 func (e *Engine) replay(ctx context.Context, q *queue, r *tableRun) error {
 	pos := r.stream
 	done := map[string]bool{}
@@ -107,7 +118,14 @@ func (e *Engine) replay(ctx context.Context, q *queue, r *tableRun) error {
 			}()
 		}
 		if running == 0 {
-			break
+			if !e.Follow {
+				break
+			}
+			if !info.Enabled() {
+				return &streamDisabledError{status: info.Status}
+			}
+			// Every listed shard is read and the stream is still enabled:
+			// its next shards are listed at the next check.
 		}
 		select {
 		case res := <-results:

@@ -18,10 +18,11 @@ type PermissionError struct {
 }
 
 func (e *PermissionError) Error() string {
-	if e.Table == "" {
-		return fmt.Sprintf("%s denied", e.Action)
+	msg := fmt.Sprintf("%s denied", e.Action)
+	if e.Table != "" {
+		msg = fmt.Sprintf("%s on table %s denied", e.Action, e.Table)
 	}
-	return fmt.Sprintf("%s on table %s denied", e.Action, e.Table)
+	return msg + withCode(e.Err)
 }
 
 func (e *PermissionError) Unwrap() error { return e.Err }
@@ -32,8 +33,19 @@ type NotFoundError struct {
 	Err   error
 }
 
-func (e *NotFoundError) Error() string { return fmt.Sprintf("table %s not found", e.Table) }
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("table %s no longer exists%s", e.Table, withCode(e.Err))
+}
 func (e *NotFoundError) Unwrap() error { return e.Err }
+
+// withCode is " (CODE)" with the AWS error code of err, or "" when err is
+// not an AWS API error.
+func withCode(err error) string {
+	if code := errorCode(err); code != "" {
+		return " (" + code + ")"
+	}
+	return ""
+}
 
 var deniedCodes = map[string]bool{
 	"AccessDeniedException":       true,

@@ -215,12 +215,12 @@ func TestClassify(t *testing.T) {
 	s := &Scanner{Client: client, Requests: semaphore.NewWeighted(1)}
 	err := s.Segment(ctx, table, 0, 1, nil, func(context.Context, Page) error { return nil })
 	var pe *PermissionError
-	if !errors.As(err, &pe) || pe.Error() != fmt.Sprintf("dynamodb:Scan on table %s denied", table) {
+	if !errors.As(err, &pe) || pe.Error() != fmt.Sprintf("dynamodb:Scan on table %s denied (AccessDeniedException)", table) {
 		t.Fatalf("denied scan: %v", err)
 	}
 	_, err = Describe(ctx, client, table+"-missing")
 	var nf *NotFoundError
-	if !errors.As(err, &nf) {
+	if !errors.As(err, &nf) || nf.Error() != fmt.Sprintf("table %s-missing no longer exists (ResourceNotFoundException)", table) {
 		t.Fatalf("missing table: %v", err)
 	}
 }
