@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -164,6 +165,10 @@ func runSync(ctx context.Context, env *Env, args []string) error {
 	}
 	if summary != nil {
 		printSummary(env.Stdout, summary, time.Since(start))
+	}
+	var stateErr *state.Error
+	if errors.As(err, &stateErr) {
+		return fmt.Errorf("saved sync state cannot be used: %w; it is left unchanged, and 'dynamosync reset' forgets it so that the next sync starts over", err)
 	}
 	return err
 }
@@ -360,7 +365,7 @@ func printSchema(w io.Writer, tables []schemaTable) {
 }
 
 func runReset(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "reset", "Forget the saved sync state so the next sync starts each table afresh.\nRows already copied stay; the next sync upserts over them.")
+	fs := newFlagSet(env, "reset", "Forget the saved sync state so the next sync starts each table afresh.\nWithout --table it also replaces a state that cannot be read (corrupt, or\nwritten by another version). Rows already copied stay; the next sync\nupserts over them.")
 	var c common
 	c.register(fs)
 	c.destinationFlags(fs)
@@ -387,11 +392,14 @@ func runReset(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Forgetting everything does not need to read the saved state: a state
+	// that cannot be decoded (corrupt, or written by another version) is
+	// replaced as well.
 	st, err := state.Decode(raw)
-	if err != nil {
-		return err
-	}
 	if set["table"] {
+		if err != nil {
+			return fmt.Errorf("saved sync state cannot be used: %w; 'dynamosync reset' without --table forgets all of it", err)
+		}
 		if _, ok := st.Tables[*table]; !ok {
 			fmt.Fprintf(env.Stdout, "no state saved for table %s\n", *table)
 			return nil
@@ -399,7 +407,11 @@ func runReset(ctx context.Context, env *Env, args []string) error {
 		delete(st.Tables, *table)
 		fmt.Fprintf(env.Stdout, "state of table %s forgotten\n", *table)
 	} else {
-		fmt.Fprintf(env.Stdout, "state of %d tables forgotten\n", len(st.Tables))
+		if err != nil {
+			fmt.Fprintf(env.Stdout, "unusable state forgotten (%s)\n", oneLine(err))
+		} else {
+			fmt.Fprintf(env.Stdout, "state of %d tables forgotten\n", len(st.Tables))
+		}
 		st = state.New()
 	}
 	encoded, err := st.Encode()

@@ -152,8 +152,26 @@ func (s *State) Encode() ([]byte, error) {
 	return json.Marshal(s)
 }
 
+// Error reports an encoded state that Decode cannot use: not JSON, not a
+// dynamosync state, of another version, or inconsistent.
+type Error struct{ err error }
+
+func (e *Error) Error() string { return e.err.Error() }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.err }
+
 // Decode parses and validates an encoded state. Empty input is an empty state.
+// An input it cannot use is an *Error.
 func Decode(data []byte) (*State, error) {
+	s, err := decode(data)
+	if err != nil {
+		return nil, &Error{err: err}
+	}
+	return s, nil
+}
+
+func decode(data []byte) (*State, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return New(), nil
 	}

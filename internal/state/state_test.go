@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,10 @@ func TestDecodeErrors(t *testing.T) {
 			_, err := Decode([]byte(tt.in))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v, want error containing %q", err, tt.want)
+			}
+			var se *Error
+			if !errors.As(err, &se) {
+				t.Fatalf("error %v (%T) is not a *state.Error", err, err)
 			}
 		})
 	}
