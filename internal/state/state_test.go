@@ -10,8 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-func TestRoundTrip(t *testing.T) {
-	s := New()
+// resumingSnapshot is a snapshot of 3 segments: one stopped at a key of
+// every key type, one done, one not started.
+func resumingSnapshot() *Snapshot {
 	snap := NewSnapshot(3, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	snap.Segments[0] = Segment{LastKey: Key{
 		"id":  &types.AttributeValueMemberS{Value: "a\"b\u00e9"},
@@ -19,6 +20,12 @@ func TestRoundTrip(t *testing.T) {
 		"bin": &types.AttributeValueMemberB{Value: []byte{0, 1, 0xff}},
 	}, Items: 10}
 	snap.Segments[1] = Segment{Done: true, Items: 5}
+	return snap
+}
+
+func TestRoundTrip(t *testing.T) {
+	s := New()
+	snap := resumingSnapshot()
 	s.Table("t.1-x").Snapshot = snap
 	data, err := s.Encode()
 	if err != nil {
