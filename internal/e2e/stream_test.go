@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dynamosync/dynamosync/internal/fixture"
 	"github.com/dynamosync/dynamosync/internal/testenv"
 )
 
@@ -325,4 +327,62 @@ func TestTTLDeletesAreMarked(t *testing.T) {
 	if want := "item-001 ttl=false,item-002 ttl=true"; strings.Join(got, ",") != want {
 		t.Fatalf("deleted rows %v, want %s", got, want)
 	}
+}
+
+// TestSyncEndsWhileWritesContinue: a sync without --follow of a table
+// written to without pause ends (the stream is never caught up with, so
+// it reads to changes made shortly after it began, not to an empty page),
+// and the next sync, once the writes stop, is exact.
+func TestSyncEndsWhileWritesContinue(t *testing.T) {
+	ctx := testenv.Context(t, 5*time.Minute)
+	client := testenv.DynamoDBClient(t)
+	table := testenv.UniqueName(t, "busy")
+	const items = 500
+	if err := fixture.LoadBulk(ctx, client, table, items, 300, 8); err != nil {
+		t.Fatal(err)
+	}
+	setStream(t, ctx, client, table, true)
+	dir := t.TempDir()
+	w := duckWarehouse(t.TempDir())
+	writeConfig(t, dir, w.config(baseConfig(t, testenv.DynamoDBEndpoint(t), table, w.dest)))
+	if r := run(t, ctx, dir, "sync"); r.code != 0 {
+		t.Fatalf("first sync: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
+	model := crashNewModel(items)
+	stop := make(chan struct{})
+	background := make(chan error, 1)
+	var writes int
+	go func() {
+		var err error
+		writes, err = crashBackground(ctx, client, table, model, rand.New(rand.NewPCG(1, 2)), 1, stop)
+		background <- err
+	}()
+	time.Sleep(time.Second)
+	// Without an end the sync would run until the test's deadline.
+	syncCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	start := time.Now()
+	r := run(t, syncCtx, dir, "sync")
+	took := time.Since(start)
+	cancel()
+	close(stop)
+	if err := <-background; err != nil {
+		t.Fatalf("writes: %v", err)
+	}
+	if r.code != 0 {
+		t.Fatalf("sync during the writes: exit %d after %s\n%s\n%s", r.code, took.Round(time.Millisecond), r.stdout, r.stderr)
+	}
+	row := summaryLine(t, r.stdout, table)
+	t.Logf("sync during %d single writes ended after %s with %d upserts and %d deletes", writes, took.Round(time.Millisecond), row.upserts, row.deletes)
+
+	if r := run(t, ctx, dir, "sync"); r.code != 0 {
+		t.Fatalf("sync after the writes: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	db := w.open(t)
+	defer db.Close()
+	n, deleted := compareTable(t, ctx, client, db, w.schema, table, model.deletedKeys())
+	if n != len(model.live) || len(deleted) != len(model.gone) {
+		t.Errorf("%d items and %d rows marked deleted, want %d and %d", n, len(deleted), len(model.live), len(model.gone))
+	}
+	t.Logf("after the writes: %d items equal, %d rows marked deleted", n, len(deleted))
 }

@@ -31,9 +31,17 @@ func (e *streamDisabledError) Error() string {
 	return fmt.Sprintf("the stream was disabled (stream status %s)", e.status)
 }
 
+// replayMargin is how long after a replay without Follow starts the
+// changes it applies may have been made: stream records carry DynamoDB's
+// time rounded down (to the second; DynamoDB Local, to the minute), and
+// clocks differ a little.
+const replayMargin = 5 * time.Second
+
 // replay applies the table's stream from r.stream: shard by shard, a
 // parent fully before its children, each shard in sequence order. Without
-// Follow it returns once every shard is read to its end; with Follow it
+// Follow it returns once every shard is read to its end, or to a record made
+// more than replayMargin after the replay began (later changes are the next
+// sync's: a table written without pause would never let it end); with Follow it
 // keeps reading, picking up new shards, until ctx ends, or until every shard
 // of a stream that was disabled is read (a *streamDisabledError).
 func (e *Engine) replay(ctx context.Context, q *queue, r *tableRun) error {
@@ -67,6 +75,10 @@ func (e *Engine) replay(ctx context.Context, q *queue, r *tableRun) error {
 		t := time.NewTicker(e.describeEvery())
 		defer t.Stop()
 		tick = t.C
+	}
+	var until time.Time
+	if !e.Follow {
+		until = e.now().Add(replayMargin)
 	}
 	var shards []source.Shard
 	for {
@@ -102,7 +114,7 @@ func (e *Engine) replay(ctx context.Context, q *queue, r *tableRun) error {
 				after = p.Seq
 			}
 			go func() {
-				reader := &source.ShardReader{Client: e.Streams, StreamARN: pos.ARN, Shard: sh, After: after, Follow: e.Follow}
+				reader := &source.ShardReader{Client: e.Streams, StreamARN: pos.ARN, Shard: sh, After: after, Follow: e.Follow, Until: until}
 				err := reader.Read(rctx, func(ctx context.Context, page []source.Change, last string) error {
 					changes, err := e.resolve(ctx, r, page)
 					if err != nil {

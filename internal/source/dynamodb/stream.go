@@ -255,8 +255,13 @@ type ShardReader struct {
 	// Follow keeps polling an open shard once caught up, pausing while it is
 	// idle (from IdleMin, doubling up to IdleMax, back to IdleMin when records
 	// arrive), until the shard closes or ctx ends. Without Follow, Read stops
-	// at the first empty page of an open shard.
+	// at the first empty page of an open shard, or after Until.
 	Follow bool
+	// Until, when set and without Follow, also stops Read after the first
+	// page whose last record was made after it (ApproximateCreationDateTime):
+	// changes that keep arriving are left to the next sync, which would
+	// otherwise never end while a table is written to without pause.
+	Until time.Time
 	// IdleMax is the longest pause between polls of an idle open shard; zero
 	// is IdleMaxDefault.
 	IdleMax time.Duration
@@ -281,7 +286,7 @@ func (r *ShardReader) Finished() bool { return r.finished }
 //
 // Read returns nil when the shard is closed and fully read (GetRecords gave
 // no next iterator), or, without Follow, when it caught up with an open
-// shard. Pages that only skip over a part of the shard without records do
+// shard or read past Until. Pages that only skip over a part of the shard without records do
 // not stop the reading of a closed shard.
 //
 // A position that cannot be read any more is a *TrimmedError: the records
@@ -367,16 +372,21 @@ func (r *ShardReader) Read(ctx context.Context, emit func(ctx context.Context, p
 			}
 			page = append(page, c)
 		}
+		past := false // the page ends after Until
 		if len(page) > 0 {
-			seq := page[len(page)-1].Seq
-			if err := emit(ctx, page, seq); err != nil {
+			end := page[len(page)-1]
+			if err := emit(ctx, page, end.Seq); err != nil {
 				return err
 			}
-			last = seq
+			last = end.Seq
 			idle = 0
+			past = !r.Until.IsZero() && end.At.After(r.Until)
 		}
 		if out.NextShardIterator == nil {
 			r.finished = true
+			return nil
+		}
+		if past && !r.Follow {
 			return nil
 		}
 		iter = out.NextShardIterator

@@ -331,11 +331,16 @@ type fakeShard struct {
 	recordTimes  []time.Time
 }
 
+// fakeEpoch is the time of fake record 0: record seq was made seq seconds
+// later.
+var fakeEpoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
 func fakeRecord(seq int, event streamtypes.OperationType) streamtypes.Record {
 	id := strconv.Itoa(seq)
 	return streamtypes.Record{EventName: event, Dynamodb: &streamtypes.StreamRecord{
-		SequenceNumber: aws.String(fmt.Sprintf("%021d", seq)),
-		Keys:           map[string]streamtypes.AttributeValue{"id": &streamtypes.AttributeValueMemberS{Value: id}},
+		SequenceNumber:              aws.String(fmt.Sprintf("%021d", seq)),
+		ApproximateCreationDateTime: aws.Time(fakeEpoch.Add(time.Duration(seq) * time.Second)),
+		Keys:                        map[string]streamtypes.AttributeValue{"id": &streamtypes.AttributeValueMemberS{Value: id}},
 	}}
 }
 
@@ -485,6 +490,7 @@ func TestShardReaderScripted(t *testing.T) {
 		fake      func() *fakeShard
 		after     string
 		follow    bool
+		until     int // seconds after fakeEpoch; 0 is none
 		wantSeqs  []int
 		finished  bool
 		wantErr   func(error) bool
@@ -508,6 +514,37 @@ func TestShardReaderScripted(t *testing.T) {
 			name:     "open shard without follow stops at the first empty page",
 			fake:     func() *fakeShard { return newFakeShard(5, false) },
 			wantSeqs: upTo(1, 5), finished: false,
+		},
+		{
+			name: "open shard without follow, never empty: stops after the first page past Until",
+			fake: func() *fakeShard {
+				f := newFakeShard(4, false)
+				f.afterCall = func(f *fakeShard, call int) {
+					f.records = append(f.records, fakeRecord(len(f.records)+1, streamtypes.OperationTypeModify))
+				}
+				return f
+			},
+			until: 3, wantSeqs: upTo(1, 4), finished: false,
+		},
+		{
+			name: "open shard with follow: Until does not stop it",
+			fake: func() *fakeShard {
+				f := newFakeShard(4, false)
+				f.afterCall = func(f *fakeShard, call int) {
+					if call == 3 {
+						f.records = append(f.records, fakeRecord(5, streamtypes.OperationTypeModify))
+						f.closed = true
+					}
+				}
+				return f
+			},
+			follow: true, until: 1, wantSeqs: upTo(1, 5), finished: true,
+		},
+		{
+			name:     "closed shard: records past Until are read to the end of the page",
+			fake:     func() *fakeShard { return newFakeShard(7, true) },
+			until:    4,
+			wantSeqs: upTo(1, 6), finished: false,
 		},
 		{
 			name:     "resumes after a sequence number",
@@ -680,6 +717,9 @@ func TestShardReaderScripted(t *testing.T) {
 				Client: f, StreamARN: "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/label",
 				Shard: f.shard(), After: tt.after, Limiter: fastLimiter(), PageLimit: 2,
 				Follow: tt.follow, IdleMax: 20 * time.Millisecond,
+			}
+			if tt.until > 0 {
+				r.Until = fakeEpoch.Add(time.Duration(tt.until) * time.Second)
 			}
 			var c collector
 			err := r.Read(testenv.Context(t, 30*time.Second), c.emit)
