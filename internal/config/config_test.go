@@ -68,6 +68,7 @@ func TestValidate(t *testing.T) {
 		{"max read units", func(c *Config) { c.MaxReadUnitsPerSecond = 12.5 }, ""},
 		{"max read units no limit", func(c *Config) { c.MaxReadUnitsPerSecond = 0 }, ""},
 		{"max read units negative", func(c *Config) { c.MaxReadUnitsPerSecond = -1 }, "MAX_READ_UNITS_PER_SECOND"},
+		{"max read units below one", func(c *Config) { c.MaxReadUnitsPerSecond = 0.5 }, "MAX_READ_UNITS_PER_SECOND"},
 		{"max read units infinite", func(c *Config) { c.MaxReadUnitsPerSecond = math.Inf(1) }, "MAX_READ_UNITS_PER_SECOND"},
 		{"max read units above the limit", func(c *Config) { c.MaxReadUnitsPerSecond = 1e10 }, "MAX_READ_UNITS_PER_SECOND"},
 		{"empty destination", func(c *Config) { c.Destination = "" }, "DESTINATION"},

@@ -331,12 +331,13 @@ func (v value) setUnitsPerSecond(dst *float64) error {
 
 // unitsPerSecondProblem starts the message about a bad
 // MAX_READ_UNITS_PER_SECOND; the limit and the value follow.
-const unitsPerSecondProblem = "must be a number of read units per second above 0 and at most %d, or 0 for no limit, got "
+const unitsPerSecondProblem = "must be a number of read units per second from 1 to %d, or 0 for no limit, got "
 
 // validUnitsPerSecond reports whether f is a MAX_READ_UNITS_PER_SECOND:
-// 0, or above 0 up to maxReadUnitsLimit.
+// 0, or from 1 up to maxReadUnitsLimit. Less than one unit a second would
+// take hours for a page (a full one costs 128 units).
 func validUnitsPerSecond(f float64) bool {
-	return f >= 0 && f <= maxReadUnitsLimit // false for NaN
+	return f == 0 || f >= 1 && f <= maxReadUnitsLimit // false for NaN
 }
 
 func isDigits(s string) bool {

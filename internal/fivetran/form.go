@@ -48,7 +48,7 @@ var formFields = []field{
 	{name: "READ_CAPACITY_PERCENT", label: "Read capacity percent", def: "50",
 		description: "The most a snapshot reads from a provisioned table, in percent (1 to 100) of its read capacity per second."},
 	{name: "MAX_READ_UNITS_PER_SECOND", label: "Max read units per second", def: "0",
-		description: "A cap on the read units per second a snapshot consumes from each table; the only limit for on-demand tables. 0: no cap."},
+		description: "A cap on the read units per second a snapshot consumes from each table; the only limit for on-demand tables. 1 or more; 0: no cap."},
 	{name: "ENDPOINT_URL", label: "DynamoDB endpoint URL",
 		description: "Only for a DynamoDB-compatible endpoint other than AWS's (e.g. DynamoDB Local)."},
 	{name: "STS_ENDPOINT_URL", label: "STS endpoint URL",
