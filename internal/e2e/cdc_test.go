@@ -289,12 +289,13 @@ func TestStreamPositionPastRetention(t *testing.T) {
 // off are rows marked deleted. The next sync reads the new stream.
 func TestStreamReEnabled(t *testing.T) {
 	ctx := testenv.Context(t, 3*time.Minute)
-	client := testenv.DynamoDBClient(t)
+	endpoint := testenv.OwnDynamoDBEndpoint(t) // see OwnDynamoDBEndpoint
+	client := testenv.DynamoDBClientAt(endpoint)
 	st := streamTable{name: testenv.UniqueName(t, "reenabled"), view: types.StreamViewTypeNewAndOldImages}
 	createStreamTable(t, ctx, client, st)
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "warehouse.duckdb")
-	writeConfig(t, dir, baseConfig(t, testenv.DynamoDBEndpoint(t), st.name, dest))
+	writeConfig(t, dir, baseConfig(t, endpoint, st.name, dest))
 	syncOK(t, ctx, dir, "first sync")
 	desc, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(st.name)})
 	if err != nil {

@@ -237,8 +237,10 @@ var hostileLargeItems = []struct {
 }
 
 // hostileLoadLarge creates table and puts each of hostileLargeItems as
-// large as DynamoDB accepts it, found by bisection between a size DynamoDB
-// rejects and one it accepts. The item kept is the largest accepted.
+// large as DynamoDB accepts it: at the limit as fixture.ItemSize counts it,
+// checked by DynamoDB refusing it one byte larger; for an item DynamoDB
+// counts otherwise, the size is found by bisection. The item kept is the
+// largest accepted.
 func hostileLoadLarge(t *testing.T, ctx context.Context, client *dynamodb.Client, table string) {
 	t.Helper()
 	hostileCreate(t, ctx, client, table)
@@ -260,34 +262,12 @@ func hostileLoadLarge(t *testing.T, ctx context.Context, client *dynamodb.Client
 	}
 	for _, li := range hostileLargeItems {
 		build := func(size int) item { return li.build(li.id, size) }
-		hi := fixture.MaxItemBytes + 1024
-		if put(build(hi)) {
-			t.Fatalf("%s: DynamoDB accepted an item of %d bytes, over the %d-byte limit",
-				li.id, fixture.ItemSize(build(hi)), fixture.MaxItemBytes)
-		}
-		// Step down until DynamoDB accepts the item: it may count some
-		// values larger than fixture.ItemSize does.
-		puts := 1
-		lo := hi
-		for {
-			lo -= 32 * 1024
-			if lo < fixture.MaxItemBytes/2 {
-				t.Fatalf("%s: DynamoDB rejected the item down to %d bytes: %s", li.id, fixture.ItemSize(build(lo)), rejection)
-			}
-			puts++
-			if put(build(lo)) {
-				break
-			}
-			hi = lo
-		}
-		for hi-lo > 1 {
-			mid := lo + (hi-lo)/2
-			if put(build(mid)) {
-				lo = mid
-			} else {
-				hi = mid
-			}
-			puts++
+		// As a rule DynamoDB counts an item's size as fixture.ItemSize does:
+		// one byte over the limit is refused, the limit accepted.
+		hi, lo, puts := fixture.MaxItemBytes+1, fixture.MaxItemBytes, 2
+		if put(build(hi)) || !put(build(lo)) {
+			lo, puts = hostileSearchLimit(t, li.id, build, put, &rejection)
+			hi = lo + 1
 		}
 		// The last accepted put was build(lo): that item stays.
 		kept := build(lo)
@@ -311,6 +291,49 @@ func hostileLoadLarge(t *testing.T, ctx context.Context, client *dynamodb.Client
 	}
 	t.Logf("DynamoDB's rejection: %s", rejection)
 	put(item{"id": hostileS("small-neighbour"), "payload": hostileS("tiny")})
+}
+
+// hostileSearchLimit finds, by bisection between a size DynamoDB rejects and
+// one it accepts, the largest size at which build's item is accepted, for
+// an item DynamoDB does not count as fixture.ItemSize does. Its last
+// accepted put is build of the size it returns, with the puts it made.
+func hostileSearchLimit(t *testing.T, id string, build func(int) item, put func(item) bool, rejection *string) (int, int) {
+	t.Helper()
+	hi := fixture.MaxItemBytes + 1024
+	if put(build(hi)) {
+		t.Fatalf("%s: DynamoDB accepted an item of %d bytes, over the %d-byte limit",
+			id, fixture.ItemSize(build(hi)), fixture.MaxItemBytes)
+	}
+	// Step down until DynamoDB accepts the item: it may count some values
+	// larger than fixture.ItemSize does.
+	puts := 1
+	lo := hi
+	for {
+		lo -= 32 * 1024
+		if lo < fixture.MaxItemBytes/2 {
+			t.Fatalf("%s: DynamoDB rejected the item down to %d bytes: %s", id, fixture.ItemSize(build(lo)), *rejection)
+		}
+		puts++
+		if put(build(lo)) {
+			break
+		}
+		hi = lo
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if put(build(mid)) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+		puts++
+	}
+	// The last accepted put was build(lo) unless the last put was refused
+	// after it: put it again.
+	if !put(build(lo)) {
+		t.Fatalf("%s: DynamoDB refused again an item it accepted", id)
+	}
+	return lo, puts + 1
 }
 
 // hostileNest wraps leaf in containers maps and lists one inside the

@@ -391,14 +391,15 @@ func tfStreamState(t *testing.T, dest, table string) map[string]any {
 // table without a stream in full.
 func TestTableFailStreamDisabledWhileFollowing(t *testing.T) {
 	ctx := testenv.Context(t, 5*time.Minute)
-	client := testenv.DynamoDBClient(t)
+	endpoint := testenv.OwnDynamoDBEndpoint(t) // see OwnDynamoDBEndpoint
+	client := testenv.DynamoDBClientAt(endpoint)
 	prefix := testenv.UniqueName(t, "tfoff")
 	a := streamTable{name: prefix + ".a", view: types.StreamViewTypeNewAndOldImages}
 	b := streamTable{name: prefix + ".b", view: types.StreamViewTypeNewAndOldImages}
 	for _, st := range []streamTable{a, b} {
 		createStreamTable(t, ctx, client, st)
 	}
-	proxy := testenv.NewProxy(t, testenv.DynamoDBEndpoint(t))
+	proxy := testenv.NewProxy(t, endpoint)
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "warehouse.duckdb")
 	writeConfig(t, dir, baseConfig(t, proxy.URL, prefix+"*", dest))

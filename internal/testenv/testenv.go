@@ -178,6 +178,25 @@ func DynamoDBEndpoint(t testing.TB) string {
 	return endpoint(t, DynamoDB)
 }
 
+// OwnDynamoDBEndpoint starts a DynamoDB Local for the calling test alone,
+// stopped when the test ends, and returns its URL. It is for tests that
+// would slow the package's shared DynamoDB Local down for the tests after
+// them (its writes grow several times slower once a stream has been
+// disabled and enabled again) or that many tables before them would slow
+// down. It skips (or fails) the test as DynamoDBEndpoint does.
+func OwnDynamoDBEndpoint(t testing.TB) string {
+	t.Helper()
+	endpoint(t, DynamoDB) // requested, and able to start
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	p, err := start(ctx, DynamoDB)
+	if err != nil {
+		t.Fatalf("testenv: a DynamoDB Local of the test's own could not start: %v", err)
+	}
+	t.Cleanup(p.stop)
+	return p.endpoint
+}
+
 // STSEndpoint returns the URL of this package's moto server. It skips (or
 // fails, see RequireServices) the test when moto is not running.
 func STSEndpoint(t testing.TB) string {
