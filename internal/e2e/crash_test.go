@@ -428,6 +428,25 @@ func crashAfterStart(d time.Duration) crashMoment {
 }
 
 // crashUniform is a duration uniform in [lo, hi].
+// crashPick picks a moment while answers to op (of which the killed sync
+// is expected to need about answers, the first toFirst after the start,
+// the rest over span) are coming in: a few milliseconds after the n-th, at
+// the first write after the n-th, a random time after the first, or a
+// random time after the start.
+func crashPick(rng *rand.Rand, op string, answers int, toFirst, span time.Duration) crashMoment {
+	count := 1 + rng.IntN(max(answers-1, 1))
+	switch rng.IntN(4) {
+	case 0:
+		return crashAfterCount(op, count, crashUniform(rng, 0, 20*time.Millisecond))
+	case 1:
+		return crashAtWrite(op, count)
+	case 2:
+		return crashAfterFirst(op, crashUniform(rng, 0, span*85/100))
+	default:
+		return crashAfterStart(crashUniform(rng, toFirst, toFirst+span*85/100))
+	}
+}
+
 func crashUniform(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 	if hi <= lo {
 		return lo
@@ -624,17 +643,7 @@ func TestCrashMatrix(t *testing.T) {
 				names[i] = tb.name
 			}
 			configure(strings.Join(names, ","))
-			count := 1 + rng.IntN(max(scans-1, 1))
-			switch rng.IntN(4) {
-			case 0:
-				moment = crashAfterCount("Scan", count, crashUniform(rng, 0, 20*time.Millisecond))
-			case 1:
-				moment = crashAtWrite("Scan", count)
-			case 2:
-				moment = crashAfterFirst("Scan", crashUniform(rng, 0, span*85/100))
-			default:
-				moment = crashAfterStart(crashUniform(rng, cal.toScan, cal.toScan+span*85/100))
-			}
+			moment = crashPick(rng, "Scan", scans, cal.toScan, span)
 		case crashStream:
 			tables = []*crashTable{st}
 			changes = 2500 + rng.IntN(2501)
@@ -643,17 +652,7 @@ func TestCrashMatrix(t *testing.T) {
 			configure(st.name)
 			span := cal.recordsFor * time.Duration(changes) / time.Duration(cal.recordsOfChanges)
 			pages := cal.records * changes / cal.recordsOfChanges
-			count := 1 + rng.IntN(max(pages-1, 1))
-			switch rng.IntN(4) {
-			case 0:
-				moment = crashAfterCount("GetRecords", count, crashUniform(rng, 0, 20*time.Millisecond))
-			case 1:
-				moment = crashAtWrite("GetRecords", count)
-			case 2:
-				moment = crashAfterFirst("GetRecords", crashUniform(rng, 0, span*85/100))
-			default:
-				moment = crashAfterStart(crashUniform(rng, cal.toRecords, cal.toRecords+span*85/100))
-			}
+			moment = crashPick(rng, "GetRecords", pages, cal.toRecords, span)
 		}
 		workFor := time.Since(work)
 

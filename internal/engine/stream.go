@@ -39,11 +39,11 @@ const replayMargin = 5 * time.Second
 
 // replay applies the table's stream from r.stream: shard by shard, a
 // parent fully before its children, each shard in sequence order. Without
-// Follow it returns once every shard is read to its end, or to a record made
-// more than replayMargin after the replay began (later changes are the next
-// sync's: a table written without pause would never let it end); with Follow it
-// keeps reading, picking up new shards, until ctx ends, or until every shard
-// of a stream that was disabled is read (a *streamDisabledError).
+// Follow it returns once every shard is read to its end, or to a record
+// made more than replayMargin after the replay began (later changes are the
+// next sync's: a table written without pause would never let it end); with
+// Follow it keeps reading, picking up new shards, until ctx ends, or until
+// every shard of a stream that was disabled is read (a *streamDisabledError).
 func (e *Engine) replay(ctx context.Context, q *queue, r *tableRun) error {
 	pos := r.stream
 	done := map[string]bool{}

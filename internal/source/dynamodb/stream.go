@@ -286,8 +286,8 @@ func (r *ShardReader) Finished() bool { return r.finished }
 //
 // Read returns nil when the shard is closed and fully read (GetRecords gave
 // no next iterator), or, without Follow, when it caught up with an open
-// shard or read past Until. Pages that only skip over a part of the shard without records do
-// not stop the reading of a closed shard.
+// shard or read past Until. Pages that only skip over a part of the shard
+// without records do not stop the reading of a closed shard.
 //
 // A position that cannot be read any more is a *TrimmedError: the records
 // were trimmed (TrimmedDataAccessException), After is not a sequence number
