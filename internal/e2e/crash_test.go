@@ -492,6 +492,7 @@ type crashTable struct {
 // The seed is logged; DYNAMOSYNC_CRASH_SEED repeats it (timing still
 // varies).
 func TestCrashMatrix(t *testing.T) {
+	t.Parallel() // with its own DynamoDB Local, beside the other parallel tests
 	started := time.Now()
 	ctx := testenv.Context(t, 10*time.Minute)
 	endpoint := testenv.OwnDynamoDBEndpoint(t) // see OwnDynamoDBEndpoint

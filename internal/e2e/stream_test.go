@@ -334,6 +334,7 @@ func TestTTLDeletesAreMarked(t *testing.T) {
 // it reads to changes made shortly after it began, not to an empty page),
 // and the next sync, once the writes stop, is exact.
 func TestSyncEndsWhileWritesContinue(t *testing.T) {
+	t.Parallel() // it mostly waits: see replayMargin in internal/engine
 	ctx := testenv.Context(t, 5*time.Minute)
 	client := testenv.DynamoDBClient(t)
 	table := testenv.UniqueName(t, "busy")
