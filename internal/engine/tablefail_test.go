@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -45,24 +44,6 @@ type tfTableProgress struct{ done chan error }
 
 func (tfTableProgress) Add(int)          {}
 func (p tfTableProgress) Done(err error) { p.done <- err }
-
-// tfLogBuffer is a log destination safe for concurrent use.
-type tfLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *tfLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *tfLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestDeniedTableFailsAlone: a table whose Scan is denied fails with a
 // PermissionError naming the action; the other table completes and the
@@ -138,7 +119,7 @@ func TestFollowStreamDisabled(t *testing.T) {
 	}
 
 	dst := &memory{}
-	logs := &tfLogBuffer{}
+	logs := &testenv.SyncBuffer{}
 	progress := &tfProgress{}
 	e := newEngine(client, dst, table)
 	e.Streams = testenv.StreamsClient(t)

@@ -1,35 +1,18 @@
 package progress
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/dynamosync/dynamosync/internal/testenv"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestLogReportsRunningTables(t *testing.T) {
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	l := NewLog(slog.New(slog.NewTextHandler(&out, nil)), 10*time.Millisecond)
 	a := l.Table("orders", 1000)
 	b := l.Table("done.table", 10)
@@ -51,7 +34,7 @@ func TestLogReportsRunningTables(t *testing.T) {
 }
 
 func TestBarsCompleteAndAbort(t *testing.T) {
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	bars := NewBars(context.Background(), &out)
 	ok := bars.Table("orders", 10)
 	failed := bars.Table("broken", 10)
