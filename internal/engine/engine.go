@@ -485,6 +485,19 @@ func (e *Engine) discoverNew(ctx context.Context, q *queue, known map[string]boo
 	}
 }
 
+// resnapshot starts a new snapshot of r's table that marks the rows it
+// does not see deleted: it records the snapshot and returns the segments
+// to scan; false when ctx ended first.
+func (e *Engine) resnapshot(ctx context.Context, q *queue, r *tableRun) ([]segmentPlan, bool) {
+	snap := state.NewSnapshot(e.segmentsFor(r.info), e.now())
+	snap.DeleteUnseen = true
+	if err := q.send(ctx, msg{run: r, snapshot: snap}); err != nil {
+		return nil, false
+	}
+	r.snap, r.stream, r.deleteUnseen = snap, nil, true
+	return pendingSegments(snap), true
+}
+
 // syncTable runs one table's plan: snapshot (if planned), then stream.
 // A lost stream position found on the way turns into a new snapshot.
 func (e *Engine) syncTable(ctx context.Context, scanner *source.Scanner, snapshots *semaphore.Weighted, q *queue, r *tableRun, segments []segmentPlan) {
@@ -555,25 +568,19 @@ func (e *Engine) syncTable(ctx context.Context, scanner *source.Scanner, snapsho
 				hasStream = false
 			}
 			r.info.StreamARN = info.StreamARN // only this goroutine reads it
-			snap := state.NewSnapshot(e.segmentsFor(r.info), e.now())
-			snap.DeleteUnseen = true
-			if err := q.send(ctx, msg{run: r, snapshot: snap}); err != nil {
+			var ok bool
+			if segments, ok = e.resnapshot(ctx, q, r); !ok {
 				return
 			}
-			r.snap, r.stream, r.deleteUnseen = snap, nil, true
-			segments = pendingSegments(snap)
 			continue
 		}
 		var lost *streamLostError
 		if errors.As(err, &lost) && attempt == 0 {
 			r.log.Warn("stream position lost: taking a new snapshot and marking rows it does not see as deleted", "reason", lost.reason)
-			snap := state.NewSnapshot(e.segmentsFor(r.info), e.now())
-			snap.DeleteUnseen = true
-			if err := q.send(ctx, msg{run: r, snapshot: snap}); err != nil {
+			var ok bool
+			if segments, ok = e.resnapshot(ctx, q, r); !ok {
 				return
 			}
-			r.snap, r.stream, r.deleteUnseen = snap, nil, true
-			segments = pendingSegments(snap)
 			continue
 		}
 		if err != nil {
