@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,31 +41,13 @@ func tfLoadTables(t *testing.T, ctx context.Context, client *dynamodb.Client, pr
 	return names
 }
 
-// tfBuffer collects a process's output; safe to read while it is written.
-type tfBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *tfBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *tfBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // tfStart starts the binary with standard output and standard error in
 // separate buffers, without waiting for it.
-func tfStart(t *testing.T, dir string, args ...string) (cmd *exec.Cmd, stdout, stderr *tfBuffer) {
+func tfStart(t *testing.T, dir string, args ...string) (cmd *exec.Cmd, stdout, stderr *testenv.SyncBuffer) {
 	t.Helper()
 	cmd = exec.Command(binary, args...)
 	cmd.Dir = dir
-	stdout, stderr = &tfBuffer{}, &tfBuffer{}
+	stdout, stderr = &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
