@@ -278,6 +278,14 @@ type crashObs struct {
 	wroteAgo time.Duration
 }
 
+// answers is the number of answers to op ("Scan" or "GetRecords") so far.
+func (o crashObs) answers(op string) int {
+	if op == "GetRecords" {
+		return o.records
+	}
+	return o.scans
+}
+
 // crashWchar returns the bytes a process has written with any write system
 // call (Linux /proc/PID/io), or -1.
 func crashWchar(pid int) int64 {
@@ -374,11 +382,7 @@ func crashAfterCount(op string, count int, d time.Duration) crashMoment {
 	return crashMoment{
 		desc: fmt.Sprintf("%dms after the %s answer #%d", d.Milliseconds(), op, count),
 		until: func(o crashObs) bool {
-			c := o.scans
-			if op == "GetRecords" {
-				c = o.records
-			}
-			if c >= count && met < 0 {
+			if o.answers(op) >= count && met < 0 {
 				met = o.elapsed
 			}
 			return met >= 0 && o.elapsed-met >= d
@@ -393,11 +397,7 @@ func crashAtWrite(op string, count int) crashMoment {
 	return crashMoment{
 		desc: fmt.Sprintf("the first write after the %s answer #%d", op, count),
 		until: func(o crashObs) bool {
-			c := o.scans
-			if op == "GetRecords" {
-				c = o.records
-			}
-			if c >= count && met < 0 {
+			if o.answers(op) >= count && met < 0 {
 				met = o.elapsed
 			}
 			return met >= 0 && o.wroteAgo >= 0 && o.elapsed-o.wroteAgo > met
